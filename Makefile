@@ -1,0 +1,37 @@
+# `make run`: set up .venv and run the default pipeline; `make test`: set up and run the tests.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS ?= constraints.txt
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench clean paper
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[dev]"
+	touch $(STAMP)
+
+run: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+test: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_training.py
+
+clean:
+	rm -rf $(VENV)
+
+# The paper's full grid (presets/paper.yaml): run it on a branch, it replaces params.yaml.
+paper: setup
+	cp presets/paper.yaml params.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro

@@ -1,0 +1,1 @@
+"""Activation-function study: data, batched multi-seed MLP training, analyses and plots."""

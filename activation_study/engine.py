@@ -1,0 +1,200 @@
+"""The batched training engine: all seeds of one configuration in one process, one model.
+
+Recipe (dissertation 3.3): Adam, learning rate times ``lr_decay`` after every epoch,
+mini-batches reshuffled every epoch, cross-entropy, no weight decay; early stopping keeps,
+per seed, the parameters of the epoch with the highest validation accuracy.
+
+Why this equals training each seed alone: every seed has its own initialisation and
+shuffling generators (``model.seed_generators``), its own mini-batch, and its own loss
+term; the summed loss gives each seed's parameters exactly its own gradient, and Adam is
+elementwise, so the stacked optimiser state is S independent optimiser states.
+The whole split sits on the device; batches are gathered by index, no DataLoader.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from activation_study.model import BatchedMLP, ModelSpec, build_model, seed_generators
+
+Split = dict[str, tuple[np.ndarray, np.ndarray]]
+State = dict[str, torch.Tensor]
+EVAL_CHUNK = 8192
+PARTS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    seeds: list[int]
+    epochs: int
+    batch_size: int
+    lr: float
+    lr_decay: float
+    snapshot_epochs: list[int] = field(default_factory=list)
+    device: str = "auto"
+
+
+@dataclass
+class TrainResult:
+    spec: ModelSpec
+    seeds: list[int]
+    initial: State
+    best: State
+    best_epoch: np.ndarray  # (S,) epoch (1-based) whose parameters were kept
+    snapshots: dict[int, State]
+    history: pd.DataFrame  # one row per seed and epoch (epoch 0 = initialisation)
+    seconds: float
+    device: str
+
+    def to_checkpoint(self) -> dict:
+        """Everything later stages need, as plain tensors/lists (``torch.load``-able)."""
+        return {
+            "spec": self.spec.to_dict(),
+            "seeds": self.seeds,
+            "initial": self.initial,
+            "best": self.best,
+            "best_epoch": self.best_epoch.tolist(),
+            "snapshots": self.snapshots,
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; anything else must be a device torch knows."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device = {name!r} but CUDA is not available here")
+    return device
+
+
+def to_device(split: Split, device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """uint8 pixels -> float32 in [0, 1] on the device, once for the whole run."""
+    return {
+        part: (torch.as_tensor(x, device=device).float().div_(255.0),
+               torch.as_tensor(y, device=device).long())
+        for part, (x, y) in split.items()
+    }
+
+
+def clone_state(model: BatchedMLP) -> State:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def evaluate(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mean cross-entropy and accuracy (%) of every model on a shared sample set, eval mode."""
+    was_training = model.training
+    model.eval()
+    loss = torch.zeros(model.num_models, device=x.device, dtype=torch.float64)
+    correct = torch.zeros(model.num_models, device=x.device, dtype=torch.float64)
+    for start in range(0, len(x), EVAL_CHUNK):
+        logits = model(x[start:start + EVAL_CHUNK])
+        yb = y[start:start + EVAL_CHUNK]
+        ce = F.cross_entropy(logits.transpose(1, 2), yb.expand(model.num_models, -1),
+                             reduction="none")
+        loss += ce.sum(dim=1, dtype=torch.float64)
+        correct += (logits.argmax(dim=2) == yb).sum(dim=1)
+    model.train(was_training)
+    n = len(x)
+    return (loss / n).cpu().numpy(), (100.0 * correct / n).cpu().numpy()
+
+
+def _configure_determinism(device: torch.device) -> None:
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+
+
+def train_batched(
+    spec: ModelSpec,
+    split: Split,
+    settings: TrainSettings,
+    on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train one model per seed, all at once; return initial, kept and snapshot parameters."""
+    device = resolve_device(settings.device)
+    _configure_determinism(device)
+    data = to_device(split, device)
+    x_train, y_train = data["train"]
+    n_train, s = len(x_train), len(settings.seeds)
+
+    model = build_model(spec, settings.seeds, device)
+    model.train()
+    shufflers = [seed_generators(seed)[1] for seed in settings.seeds]
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=settings.lr_decay)
+
+    initial = clone_state(model)
+    best = clone_state(model)
+    best_val = np.full(s, -np.inf)
+    best_epoch = np.zeros(s, dtype=np.int64)
+    snapshots: dict[int, State] = {}
+    rows: list[dict] = []
+
+    def record(epoch: int, lr: float) -> dict[str, np.ndarray]:
+        metrics: dict[str, np.ndarray] = {}
+        for part in PARTS:
+            metrics[f"{part}_loss"], metrics[f"{part}_acc"] = evaluate(model, *data[part])
+        for k, seed in enumerate(settings.seeds):
+            rows.append({"seed": seed, "epoch": epoch, "lr": lr,
+                         **{name: float(v[k]) for name, v in metrics.items()}})
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+        return metrics
+
+    start = time.perf_counter()
+    record(0, settings.lr)
+    bar = tqdm(range(1, settings.epochs + 1), desc=f"train {spec.activation} "
+               f"{spec.depth}x{spec.width} bn={int(spec.batchnorm)} x{s} seeds",
+               unit="epoch", disable=not progress)
+    for epoch in bar:
+        lr = optimiser.param_groups[0]["lr"]
+        perms = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers]).to(device)
+        for lo in range(0, n_train, settings.batch_size):
+            idx = perms[:, lo:lo + settings.batch_size]  # (S, B): each seed its own batch
+            logits = model(x_train[idx])
+            loss = F.cross_entropy(logits.transpose(1, 2), y_train[idx], reduction="none")
+            optimiser.zero_grad(set_to_none=True)
+            loss.mean(dim=1).sum().backward()
+            optimiser.step()
+        scheduler.step()
+
+        metrics = record(epoch, lr)
+        improved = metrics["validation_acc"] > best_val
+        if improved.any():
+            mask = torch.as_tensor(improved, device=device)
+            with torch.no_grad():
+                for name, value in model.state_dict().items():
+                    best[name][mask] = value[mask]
+            best_val[improved] = metrics["validation_acc"][improved]
+            best_epoch[improved] = epoch
+        if epoch in settings.snapshot_epochs:
+            snapshots[epoch] = clone_state(model)
+        bar.set_postfix(val_acc=f"{metrics['validation_acc'].mean():.2f}",
+                        loss=f"{metrics['train_loss'].mean():.4f}")
+
+    return TrainResult(
+        spec=spec, seeds=list(settings.seeds), initial=initial, best=best,
+        best_epoch=best_epoch, snapshots=snapshots, history=pd.DataFrame(rows),
+        seconds=time.perf_counter() - start, device=str(device),
+    )
+
+
+def load_models(checkpoint: dict, state: str = "best", device: str = "cpu") -> BatchedMLP:
+    """Rebuild the stacked models of a checkpoint in ``state`` ('initial', 'best' or an epoch)."""
+    spec = ModelSpec(**checkpoint["spec"])
+    model = BatchedMLP(spec, len(checkpoint["seeds"]))
+    weights = checkpoint["snapshots"][state] if isinstance(state, int) else checkpoint[state]
+    model.load_state_dict(weights)
+    return model.to(device).eval()

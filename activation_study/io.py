@@ -1,0 +1,48 @@
+"""Atomic writes: an interrupted stage never leaves a half-written file that DVC would accept."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling path; move it onto ``path`` only if the block succeeds.
+
+    Works for files and directories: whatever the block creates at the yielded path
+    replaces ``path`` in one rename.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = tmp / path.name
+    try:
+        yield target
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_atomic(path: str | Path, writer: Callable[[Path], None]) -> None:
+    """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically, keys in insertion order, with a trailing newline."""
+    text = json.dumps(obj, indent=2) + "\n"
+    write_atomic(path, lambda p: p.write_text(text))
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,135 @@
+"""A batch of independent MLPs, one per seed, evaluated together with batched matmuls.
+
+Parameters are stacked along a leading seed axis: hidden weight ``l`` has shape
+``(S, fan_in, fan_out)``. Seeds never mix: every operation is per seed (``bmm``; batch norm
+normalises each seed's nodes over that seed's own mini-batch), so training the stack is
+training S networks side by side.
+
+Architecture (dissertation 3.2.2): without batch norm, ``Linear(bias) -> act`` in the first
+hidden layer and ``Linear(no bias) -> act`` in the others; with batch norm
+``Linear(no bias) -> BatchNorm(affine) -> act`` in every hidden layer. The output layer is
+``Linear(no bias)`` into softmax cross-entropy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from activation_study.activations import get_activation
+
+NUM_CLASSES = 10
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    input_dim: int
+    depth: int
+    width: int
+    batchnorm: bool
+    activation: str
+    num_classes: int = NUM_CLASSES
+
+    def layer_dims(self) -> list[tuple[int, int]]:
+        dims = [self.input_dim] + [self.width] * self.depth + [self.num_classes]
+        return list(zip(dims[:-1], dims[1:], strict=True))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def init_std(rule: str, fan_in: int, fan_out: int) -> float:
+    """Gaussian He (Kaiming normal, fan_in) or Xavier (Glorot normal) standard deviation."""
+    if rule == "he":
+        return math.sqrt(2.0 / fan_in)
+    return math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def seed_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
+    """Two independent CPU generators derived from one seed: (initialisation, shuffling)."""
+    init_seed, shuffle_seed = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
+    return (torch.Generator().manual_seed(int(init_seed)),
+            torch.Generator().manual_seed(int(shuffle_seed)))
+
+
+class BatchedMLP(nn.Module):
+    """S independent MLPs with stacked parameters; inputs and outputs carry a seed axis."""
+
+    def __init__(self, spec: ModelSpec, num_models: int) -> None:
+        super().__init__()
+        self.spec = spec
+        self.num_models = num_models
+        self.act = get_activation(spec.activation).fn
+        s = num_models
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.empty(s, fan_in, fan_out)) for fan_in, fan_out in spec.layer_dims()
+        )
+        if spec.batchnorm:
+            self.bn_weight = nn.ParameterList(
+                nn.Parameter(torch.ones(s, spec.width)) for _ in range(spec.depth))
+            self.bn_bias = nn.ParameterList(
+                nn.Parameter(torch.zeros(s, spec.width)) for _ in range(spec.depth))
+            for layer in range(spec.depth):
+                self.register_buffer(f"running_mean_{layer}", torch.zeros(s, spec.width))
+                self.register_buffer(f"running_var_{layer}", torch.ones(s, spec.width))
+        else:
+            self.bias = nn.Parameter(torch.zeros(s, spec.width))
+
+    def initialise(self, generators: list[torch.Generator]) -> None:
+        """Draw each model's weights from its own generator (biases and BN shift stay 0)."""
+        rule = get_activation(self.spec.activation).init
+        with torch.no_grad():
+            for w, (fan_in, fan_out) in zip(self.weights, self.spec.layer_dims(), strict=True):
+                std = init_std(rule, fan_in, fan_out)
+                draws = [torch.randn(fan_in, fan_out, generator=g) * std for g in generators]
+                w.copy_(torch.stack(draws))
+
+    def _batchnorm(self, z: torch.Tensor, layer: int) -> torch.Tensor:
+        """Per-seed, per-node batch norm via one ``F.batch_norm`` over S*width channels."""
+        s, b, w = z.shape
+        flat = z.transpose(0, 1).reshape(b, s * w)
+        out = F.batch_norm(
+            flat,
+            getattr(self, f"running_mean_{layer}").view(-1),
+            getattr(self, f"running_var_{layer}").view(-1),
+            self.bn_weight[layer].reshape(-1),
+            self.bn_bias[layer].reshape(-1),
+            training=self.training,
+            momentum=BN_MOMENTUM,
+            eps=BN_EPS,
+        )
+        return out.reshape(b, s, w).transpose(0, 1)
+
+    def forward(self, x: torch.Tensor, return_preactivations: bool = False):
+        """``x``: (S, B, input_dim), or (B, input_dim) shared by all models.
+
+        Returns logits (S, B, classes) and, if asked, the pre-activations of every hidden
+        layer (S, B, width): the values fed into the activation function, after batch norm.
+        """
+        pre: list[torch.Tensor] = []
+        h = x
+        for layer in range(self.spec.depth):
+            z = torch.matmul(h, self.weights[layer])
+            if layer == 0 and not self.spec.batchnorm:
+                z = z + self.bias.unsqueeze(1)
+            if self.spec.batchnorm:
+                z = self._batchnorm(z, layer)
+            if return_preactivations:
+                pre.append(z)
+            h = self.act(z)
+        logits = torch.matmul(h, self.weights[-1])
+        return (logits, pre) if return_preactivations else logits
+
+
+def build_model(spec: ModelSpec, seeds: list[int], device: torch.device | str = "cpu") -> BatchedMLP:
+    """A freshly initialised stack, model ``k`` drawn from ``seeds[k]``."""
+    model = BatchedMLP(spec, len(seeds))
+    model.initialise([seed_generators(s)[0] for s in seeds])
+    return model.to(device)

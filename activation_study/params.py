@@ -1,0 +1,170 @@
+"""Reading and validating ``params.yaml``: every bad value fails here, before any long work."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from activation_study.activations import REGISTRY
+
+PARAMS_FILE = Path("params.yaml")
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "mnist5k", "digits")
+LOCAL_DIR_ENV = "ACTIVATION_STUDY_DATA"
+
+
+class ParamError(ValueError):
+    """A parameter in params.yaml (or on the command line) has a value that is not allowed."""
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamError(f"{path}: parameter file not found (run from the repository root)")
+    params = yaml.safe_load(path.read_text())
+    if not isinstance(params, dict):
+        raise ParamError(f"{path}: expected a mapping of parameter groups, got {type(params).__name__}")
+    return params
+
+
+def get(params: dict[str, Any], key: str) -> Any:
+    """Look up a dotted key, naming it in the error when it is missing."""
+    node: Any = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ParamError(f"params.yaml: missing key '{key}'")
+        node = node[part]
+    return node
+
+
+def require(condition: bool, key: str, value: Any, allowed: str) -> None:
+    if not condition:
+        raise ParamError(f"params.yaml: '{key}' = {value!r} is not allowed; expected {allowed}")
+
+
+def positive_int(params: dict[str, Any], key: str) -> int:
+    value = get(params, key)
+    require(isinstance(value, int) and not isinstance(value, bool) and value >= 1, key, value,
+            "an integer >= 1")
+    return value
+
+
+def positive_float(params: dict[str, Any], key: str) -> float:
+    value = get(params, key)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    require(ok and value > 0, key, value, "a number > 0")
+    return float(value)
+
+
+def dataset_name(name: Any, key: str = "grid.datasets") -> str:
+    require(name in DATASETS, key, name, f"one of {', '.join(DATASETS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class DataParams:
+    local_dir: Path | None
+    validation_size: int
+    shipped_fractions: dict[str, float]
+    split_seed: int
+
+
+def data_params(params: dict[str, Any]) -> DataParams:
+    local = get(params, "data.local_dir") or os.environ.get(LOCAL_DIR_ENV, "")
+    fractions = get(params, "data.shipped_fractions")
+    require(isinstance(fractions, dict) and set(fractions) == {"train", "validation", "test"},
+            "data.shipped_fractions", fractions, "a mapping with keys train, validation, test")
+    for part, value in fractions.items():
+        positive_float(params, f"data.shipped_fractions.{part}")
+        require(value < 1, f"data.shipped_fractions.{part}", value, "a fraction < 1")
+    total = sum(fractions.values())
+    require(abs(total - 1) < 1e-9, "data.shipped_fractions", fractions, "fractions summing to 1")
+    seed = get(params, "data.split_seed")
+    require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+            "data.split_seed", seed, "an integer >= 0")
+    return DataParams(
+        local_dir=Path(local) if local else None,
+        validation_size=positive_int(params, "data.validation_size"),
+        shipped_fractions={k: float(v) for k, v in fractions.items()},
+        split_seed=seed,
+    )
+
+
+def _int_list(params: dict[str, Any], key: str, minimum: int) -> list[int]:
+    values = get(params, key)
+    require(isinstance(values, list) and len(values) > 0, key, values, "a non-empty list")
+    for v in values:
+        require(isinstance(v, int) and not isinstance(v, bool) and v >= minimum, key, v,
+                f"integers >= {minimum}")
+    return values
+
+
+def validate_grid(params: dict[str, Any]) -> dict[str, list]:
+    """Check every axis of ``grid``; return it as lists."""
+    datasets = get(params, "grid.datasets")
+    require(isinstance(datasets, list) and datasets, "grid.datasets", datasets, "a non-empty list")
+    for name in datasets:
+        dataset_name(name)
+    activations = get(params, "grid.activations")
+    require(isinstance(activations, list) and activations, "grid.activations", activations,
+            "a non-empty list")
+    for name in activations:
+        require(name in REGISTRY, "grid.activations", name, f"one of {', '.join(REGISTRY)}")
+    batchnorm = get(params, "grid.batchnorm")
+    require(isinstance(batchnorm, list) and batchnorm
+            and all(isinstance(b, bool) for b in batchnorm),
+            "grid.batchnorm", batchnorm, "a non-empty list of true/false")
+    return {
+        "datasets": datasets,
+        "activations": activations,
+        "depths": _int_list(params, "grid.depths", 1),
+        "widths": _int_list(params, "grid.widths", 1),
+        "batchnorm": batchnorm,
+    }
+
+
+def validate_train(params: dict[str, Any], activation: str) -> dict[str, Any]:
+    """The ``train`` keys one configuration reads, checked; returns them as plain values."""
+    require(activation in REGISTRY, "grid.activations", activation, f"one of {', '.join(REGISTRY)}")
+    seeds = _int_list(params, "train.seeds", 0)
+    require(len(set(seeds)) == len(seeds), "train.seeds", seeds, "distinct seeds")
+    epochs = positive_int(params, "train.epochs")
+    snapshots = get(params, "train.snapshot_epochs") or []
+    require(isinstance(snapshots, list), "train.snapshot_epochs", snapshots, "a list of epochs")
+    for e in snapshots:
+        require(isinstance(e, int) and not isinstance(e, bool) and 1 <= e <= epochs,
+                "train.snapshot_epochs", e, f"epochs between 1 and train.epochs = {epochs}")
+    decay = positive_float(params, "train.lr_decay")
+    require(decay <= 1, "train.lr_decay", decay, "a factor in (0, 1]")
+    device = get(params, "train.device")
+    require(isinstance(device, str) and device.split(":")[0] in ("auto", "cpu", "cuda", "mps"),
+            "train.device", device, "auto, cpu, cuda, cuda:N or mps")
+    return {
+        "seeds": seeds,
+        "epochs": epochs,
+        "batch_size": positive_int(params, "train.batch_size"),
+        "lr": positive_float(params, f"train.lr.{activation}"),
+        "lr_decay": decay,
+        "snapshot_epochs": sorted(set(snapshots)),
+        "device": device,
+    }
+
+
+def config_id(dataset: str, activation: str, depth: int, width: int, batchnorm: bool) -> str:
+    """The name of one configuration, as it appears in stage outputs (``dvc.yaml``)."""
+    return f"{dataset}-{activation}-d{depth}-w{width}-bn{str(batchnorm).lower()}"
+
+
+def grid_configs(grid: dict[str, list]) -> list[dict[str, Any]]:
+    """Every configuration of the grid, in dvc.yaml's matrix order."""
+    return [
+        {"dataset": d, "activation": a, "depth": n, "width": w, "batchnorm": b,
+         "id": config_id(d, a, n, w, b)}
+        for d, a, n, w, b in itertools.product(grid["datasets"], grid["activations"],
+                                               grid["depths"], grid["widths"], grid["batchnorm"])
+    ]

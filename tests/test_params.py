@@ -1,0 +1,105 @@
+"""Bad parameters fail early with the key and what is allowed."""
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from activation_study.params import (
+    ParamError,
+    config_id,
+    data_params,
+    grid_configs,
+    load_params,
+    validate_grid,
+    validate_train,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = load_params(ROOT / "params.yaml")
+
+
+def edited(key: str, value):
+    params = copy.deepcopy(DEFAULTS)
+    node = params
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return params
+
+
+def test_defaults_are_valid():
+    grid = validate_grid(DEFAULTS)
+    data_params(DEFAULTS)
+    for activation in grid["activations"]:
+        assert validate_train(DEFAULTS, activation)["lr"] > 0
+    n = 1
+    for axis in grid.values():
+        n *= len(axis)
+    assert len(grid_configs(grid)) == n
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("grid.datasets", ["mnist", "imagenet"], "grid.datasets"),
+    ("grid.activations", ["relu", "swish2"], "grid.activations"),
+    ("grid.depths", [2, 0], "grid.depths"),
+    ("grid.widths", [-3], "grid.widths"),
+    ("grid.batchnorm", ["yes"], "grid.batchnorm"),
+    ("data.shipped_fractions", {"train": 0.8, "validation": 0.1, "test": 0.2},
+     "data.shipped_fractions"),
+])
+def test_bad_grid_or_data(key, value, expected):
+    with pytest.raises(ParamError, match=expected):
+        params = edited(key, value)
+        validate_grid(params)
+        data_params(params)
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("train.lr.relu", 0, "train.lr.relu"),
+    ("train.lr.relu", -1e-3, "train.lr.relu"),
+    ("train.epochs", 0, "train.epochs"),
+    ("train.snapshot_epochs", [1, 31], "train.snapshot_epochs"),
+    ("train.batch_size", 0, "train.batch_size"),
+    ("train.lr_decay", 1.5, "train.lr_decay"),
+    ("train.seeds", [1, 1], "train.seeds"),
+    ("train.device", "tpu", "train.device"),
+])
+def test_bad_train(key, value, expected):
+    with pytest.raises(ParamError, match=expected):
+        validate_train(edited(key, value), "relu")
+
+
+def test_missing_learning_rate_names_the_key():
+    params = copy.deepcopy(DEFAULTS)
+    del params["train"]["lr"]["sigmoid"]
+    with pytest.raises(ParamError, match="train.lr.sigmoid"):
+        validate_train(params, "sigmoid")
+
+
+def test_config_id_matches_dvc_yaml_paths():
+    assert config_id("mnist", "relu", 4, 200, False) == "mnist-relu-d4-w200-bnfalse"
+    assert "-bn${item.batchnorm}" in (ROOT / "dvc.yaml").read_text()
+
+
+def test_validate_stage_exits_nonzero_naming_the_key(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(edited("grid.depths", [0, 2])))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "stages.validate"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "grid.depths" in proc.stderr and "integers >= 1" in proc.stderr
+    assert not (tmp_path / "data" / "validate" / "params.ok").exists()
+
+
+def test_paper_preset_is_the_full_grid():
+    paper = load_params(ROOT / "presets" / "paper.yaml")
+    grid = validate_grid(paper)
+    assert len(grid_configs(grid)) == 3 * 2 * 4 * 2 * 2
+    assert validate_train(paper, "relu")["epochs"] == 300
+    assert set(paper) == set(DEFAULTS) and set(paper["train"]) == set(DEFAULTS["train"])

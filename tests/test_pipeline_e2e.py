@@ -1,0 +1,116 @@
+"""End to end: the real dvc.yaml on a tiny grid in a temporary git repository.
+
+`dvc repro`, then one learning-rate edit: only the stages that read it are stale, only they
+rerun, and `dvc metrics diff` reports the change.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TINY = {
+    "grid": {"datasets": ["digits"], "activations": ["relu", "sigmoid"], "depths": [1, 2],
+             "widths": [8], "batchnorm": [False, True]},
+    "train": {"seeds": [0, 1], "epochs": 2, "batch_size": 64,
+              "lr": {"relu": 0.01, "sigmoid": 0.01, "tanh": 0.01}, "lr_decay": 0.99,
+              "snapshot_epochs": [1], "device": "cpu"},
+}
+
+pytestmark = pytest.mark.e2e
+
+
+def sh(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def write_params(project: Path, updates: dict) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for group, values in updates.items():
+        params[group].update(values)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the repository's code (no results) with a tiny grid, after one `dvc repro`."""
+    project = tmp_path_factory.mktemp("pipeline")
+    files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
+    for rel in files.split():
+        if rel.split("/")[0] in ("data", "metrics", "plots") or rel == "dvc.lock":
+            continue
+        if (ROOT / rel).is_file():
+            (project / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, project / rel)
+    write_params(project, TINY)
+    sh("git", "init", "-q", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "tiny study", cwd=project)
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "results", cwd=project)
+    return project
+
+
+def stale_stages(project: Path) -> set[str]:
+    return set(json.loads(sh("dvc", "status", "--json", cwd=project).stdout))
+
+
+def test_repro_produces_every_output(project):
+    assert stale_stages(project) == set()
+    ids = [f"digits-{a}-d{d}-w8-bn{b}" for a in ("relu", "sigmoid") for d in (1, 2)
+           for b in ("false", "true")]
+    for cid in ids:
+        metrics = json.loads((project / f"metrics/train/{cid}.json").read_text())
+        assert 0 <= metrics["test_acc"]["mean"] <= 100 and metrics["seeds"] == [0, 1]
+        assert (project / f"plots/train/{cid}.csv").is_file()
+        assert (project / f"data/train/{cid}/models.pt").is_file()
+    study = json.loads((project / "metrics/summarize/study.json").read_text())
+    assert sorted(study["configs"]) == sorted(ids)
+    assert list((project / "plots/plot").glob("*.png"))
+    # datasets and models live in the DVC cache, never in git
+    assert sh("git", "check-ignore", "-q", f"data/train/{ids[0]}/models.pt", cwd=project)
+    tracked = sh("git", "ls-files", cwd=project).stdout.split()
+    assert not [f for f in tracked if f.startswith("data/") and f != "data/.gitkeep"]
+
+
+def test_learning_rate_edit_reruns_only_its_stages(project):
+    write_params(project, {"train": {**TINY["train"],
+                                     "lr": {**TINY["train"]["lr"], "sigmoid": 0.03}}})
+    stale = stale_stages(project)
+    sigmoid = {s for s in stale if s.startswith("train@") and "sigmoid" in s}
+    assert len(sigmoid) == 4
+    assert stale == sigmoid | {"validate"}
+
+    out = sh("dvc", "repro", cwd=project).stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert {s for s in ran if s.startswith("train@")} == sigmoid
+    assert stale_stages(project) == set()
+
+    diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
+    changed = {path for path, values in diff.items() if values}
+    assert any("sigmoid" in p and p.startswith("metrics/train/") for p in changed)
+    assert not any("relu" in p and p.startswith("metrics/train/") for p in changed)
+    sh("dvc", "plots", "diff", "HEAD", "-o", "plots_html", cwd=project)
+    assert (project / "plots_html" / "index.html").is_file()
+
+
+def test_batch_larger_than_training_set_is_refused_before_training(project):
+    write_params(project, {"train": {**TINY["train"], "batch_size": 100000}})
+    proc = sh("python", "-m", "stages.train", "--dataset", "digits", "--activation", "relu",
+              "--depth", "1", "--width", "8", "--batchnorm", "false", cwd=project, check=False)
+    assert proc.returncode == 2
+    assert "train.batch_size" in proc.stderr and "training samples" in proc.stderr

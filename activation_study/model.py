@@ -107,6 +107,14 @@ class BatchedMLP(nn.Module):
         )
         return out.reshape(b, s, w).transpose(0, 1)
 
+    def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
+        w = self.weights[layer]
+        if h.dim() == 2:  # one input shared by all models: a single wide matmul
+            s, fan_in, fan_out = w.shape
+            wide = w.permute(1, 0, 2).reshape(fan_in, s * fan_out)
+            return (h @ wide).reshape(len(h), s, fan_out).transpose(0, 1)
+        return torch.bmm(h, w)
+
     def forward(self, x: torch.Tensor, return_preactivations: bool = False):
         """``x``: (S, B, input_dim), or (B, input_dim) shared by all models.
 
@@ -116,7 +124,7 @@ class BatchedMLP(nn.Module):
         pre: list[torch.Tensor] = []
         h = x
         for layer in range(self.spec.depth):
-            z = torch.matmul(h, self.weights[layer])
+            z = self._linear(h, layer)
             if layer == 0 and not self.spec.batchnorm:
                 z = z + self.bias.unsqueeze(1)
             if self.spec.batchnorm:
@@ -128,7 +136,8 @@ class BatchedMLP(nn.Module):
         return (logits, pre) if return_preactivations else logits
 
 
-def build_model(spec: ModelSpec, seeds: list[int], device: torch.device | str = "cpu") -> BatchedMLP:
+def build_model(spec: ModelSpec, seeds: list[int],
+                device: torch.device | str = "cpu") -> BatchedMLP:
     """A freshly initialised stack, model ``k`` drawn from ``seeds[k]``."""
     model = BatchedMLP(spec, len(seeds))
     model.initialise([seed_generators(s)[0] for s in seeds])

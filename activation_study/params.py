@@ -28,7 +28,8 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
         raise ParamError(f"{path}: parameter file not found (run from the repository root)")
     params = yaml.safe_load(path.read_text())
     if not isinstance(params, dict):
-        raise ParamError(f"{path}: expected a mapping of parameter groups, got {type(params).__name__}")
+        raise ParamError(f"{path}: expected a mapping of parameter groups, "
+                         f"got {type(params).__name__}")
     return params
 
 

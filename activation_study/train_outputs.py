@@ -1,6 +1,7 @@
 """What the train stage writes, derived from a ``TrainResult``.
 
-- ``metrics/train/<config>.json`` (git): accuracies at the kept parameters, mean +- s.e. and per seed
+- ``metrics/train/<config>.json`` (git): accuracies at the kept parameters, mean +- s.e.
+  and per seed
 - ``plots/train/<config>.csv`` (git): learning curves, mean and s.e. over seeds per epoch
 - ``data/train/<config>/`` (DVC cache): checkpoint, per-seed history, DVCLive logs
 """

@@ -38,7 +38,9 @@ def sh(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess
 
 
 def write_params(project: Path, updates: dict) -> None:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    """Replace whole groups' keys of the project's params.yaml (the repository's the first time)."""
+    current = project / "params.yaml"
+    params = yaml.safe_load((current if current.exists() else ROOT / "params.yaml").read_text())
     for group, values in updates.items():
         params[group].update(values)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

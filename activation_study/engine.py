@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from activation_study.model import BatchedMLP, ModelSpec, build_model, seed_generators
+from activation_study.params import ParamError
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
 State = dict[str, torch.Tensor]
@@ -68,13 +69,25 @@ class TrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; anything else must be a device torch knows."""
+    """``auto`` picks CUDA when present; anything else must be a device present here."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"train.device = {name!r} but CUDA is not available here")
+        raise ParamError(f"params.yaml: 'train.device' = {name!r} but CUDA is not available "
+                         "here; use auto or cpu")
     return device
+
+
+def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of (S, B, C) logits against (S, B) labels, as (S, B).
+
+    Flattened to (S*B, C) on purpose: the (N, C, d) form dispatches to nll_loss2d, which has
+    no deterministic CUDA kernel.
+    """
+    s, b, c = logits.shape
+    return F.cross_entropy(logits.reshape(s * b, c), labels.reshape(s * b),
+                           reduction="none").view(s, b)
 
 
 def to_device(split: Split, device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -100,8 +113,7 @@ def evaluate(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[np.nd
     for start in range(0, len(x), EVAL_CHUNK):
         logits = model(x[start:start + EVAL_CHUNK])
         yb = y[start:start + EVAL_CHUNK]
-        ce = F.cross_entropy(logits.transpose(1, 2), yb.expand(model.num_models, -1),
-                             reduction="none")
+        ce = per_sample_loss(logits, yb.expand(model.num_models, -1))
         loss += ce.sum(dim=1, dtype=torch.float64)
         correct += (logits.argmax(dim=2) == yb).sum(dim=1)
     model.train(was_training)
@@ -165,7 +177,7 @@ def train_batched(
         for lo in range(0, n_train, settings.batch_size):
             idx = perms[:, lo:lo + settings.batch_size]  # (S, B): each seed its own batch
             logits = model(x_train[idx])
-            loss = F.cross_entropy(logits.transpose(1, 2), y_train[idx], reduction="none")
+            loss = per_sample_loss(logits, y_train[idx])
             optimiser.zero_grad(set_to_none=True)
             loss.mean(dim=1).sum().backward()
             optimiser.step()

@@ -83,3 +83,16 @@ def test_it_learns(activation, lr):
     h = result.history
     assert (h[h.epoch == 8].train_acc.to_numpy() > h[h.epoch == 0].train_acc.to_numpy() + 30).all()
     assert (h[h.epoch == 8].train_loss.to_numpy() < h[h.epoch == 0].train_loss.to_numpy()).all()
+
+
+def test_device_auto_and_unavailable_cuda():
+    from activation_study.engine import resolve_device
+    from activation_study.params import ParamError
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        assert resolve_device("cuda").type == "cuda"
+    else:
+        with pytest.raises(ParamError, match="train.device"):
+            resolve_device("cuda")

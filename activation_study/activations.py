@@ -1,11 +1,13 @@
 """The activation-function registry: adding a function is one entry here.
 
-Each entry says how the function is computed, how its layers are initialised and when a
-node counts as "on" (theta = 1, dissertation ch. 5: the activation is above the threshold).
+Each entry says how the function is computed, how its layers are initialised, when a node
+counts as "on" (theta = 1, dissertation ch. 5: the activation is above the threshold) and
+which band of activation values is "not saturated" (seed 004's activation probability).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ class Activation:
     fn: Callable[[torch.Tensor], torch.Tensor]
     init: str  # "he": N(0, 2/fan_in); "xavier": N(0, 2/(fan_in + fan_out))
     on_threshold: float  # theta = 1 where the activation is > on_threshold
+    band: tuple[float, float]  # not saturated where low < activation < high
     source: str
 
     def __post_init__(self) -> None:
@@ -30,9 +33,11 @@ class Activation:
 REGISTRY: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("relu", torch.relu, "he", 0.0, "000, 001"),
-        Activation("sigmoid", torch.sigmoid, "xavier", 0.5, "000, 001"),
-        Activation("tanh", torch.tanh, "xavier", 0.0, "003, 004"),
+        # ReLU family: active (not saturated) where g(z) > 0
+        Activation("relu", torch.relu, "he", 0.0, (0.0, math.inf), "000, 001"),
+        # sigmoid(z) = (1 + tanh(z/2)) / 2: the same band as tanh's |tanh| < 0.95
+        Activation("sigmoid", torch.sigmoid, "xavier", 0.5, (0.025, 0.975), "000, 001"),
+        Activation("tanh", torch.tanh, "xavier", 0.0, (-0.95, 0.95), "003, 004"),
     )
 }
 

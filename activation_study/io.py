@@ -9,7 +9,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextmanager
@@ -42,6 +45,11 @@ def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically, keys in insertion order, with a trailing newline."""
     text = json.dumps(obj, indent=2) + "\n"
     write_atomic(path, lambda p: p.write_text(text))
+
+
+def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
+    """Write a table atomically as CSV without the index (6 significant digits)."""
+    write_atomic(path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
 
 
 def read_json(path: str | Path) -> Any:

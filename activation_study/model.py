@@ -107,6 +107,31 @@ class BatchedMLP(nn.Module):
         )
         return out.reshape(b, s, w).transpose(0, 1)
 
+    @torch.no_grad()
+    def calibrate_batchnorm(self, x: torch.Tensor, chunk: int = 8192) -> None:
+        """Set every layer's running statistics to the population statistics over ``x``.
+
+        Layer by layer, so each layer's statistics see the earlier layers normalised as eval
+        mode will normalise them. Used for the untrained state, whose running statistics are
+        still the initial mean 0 / variance 1 (which would make batch norm the identity).
+        """
+        if not self.spec.batchnorm:
+            return
+        self.eval()
+        for layer in range(self.spec.depth):
+            total = torch.zeros(2, self.num_models, self.spec.width, dtype=torch.float64,
+                                device=x.device)
+            for start in range(0, len(x), chunk):
+                h = x[start:start + chunk]
+                for earlier in range(layer):
+                    h = self.act(self._batchnorm(self._linear(h, earlier), earlier))
+                z = self._linear(h, layer).double()
+                total[0] += z.sum(dim=1)
+                total[1] += (z * z).sum(dim=1)
+            mean = total[0] / len(x)
+            getattr(self, f"running_mean_{layer}").copy_(mean)
+            getattr(self, f"running_var_{layer}").copy_(total[1] / len(x) - mean**2)
+
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
         w = self.weights[layer]
         if h.dim() == 2:  # one input shared by all models: a single wide matmul

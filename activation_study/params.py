@@ -169,3 +169,50 @@ def grid_configs(grid: dict[str, list]) -> list[dict[str, Any]]:
         for d, a, n, w, b in itertools.product(grid["datasets"], grid["activations"],
                                                grid["depths"], grid["widths"], grid["batchnorm"])
     ]
+
+
+INITIAL_BATCHNORM = ("training_set", "as_initialised")
+EXTRACT_DTYPES = ("float16", "float32")
+SETS = ("train", "validation", "test")
+
+
+def validate_extract(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``extract`` keys of extract_activations@CONFIG."""
+    per_class = get(params, "extract.samples_per_class")
+    require(per_class is None or (isinstance(per_class, int) and not isinstance(per_class, bool)
+                                  and per_class >= 1),
+            "extract.samples_per_class", per_class, "null (all samples) or an integer >= 1")
+    dtype = get(params, "extract.dtype")
+    require(dtype in EXTRACT_DTYPES, "extract.dtype", dtype, " or ".join(EXTRACT_DTYPES))
+    sets = get(params, "extract.sets")
+    require(isinstance(sets, list) and sets and set(sets) <= set(SETS)
+            and len(set(sets)) == len(sets) and "train" in sets,
+            "extract.sets", sets, f"distinct names from {', '.join(SETS)}, including train")
+    initial_bn = get(params, "extract.initial_batchnorm")
+    require(initial_bn in INITIAL_BATCHNORM, "extract.initial_batchnorm", initial_bn,
+            " or ".join(INITIAL_BATCHNORM))
+    return {"samples_per_class": per_class, "dtype": dtype, "sets": sets,
+            "initial_batchnorm": initial_bn}
+
+
+def validate_analysis(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``analysis`` keys of compute_metrics@CONFIG."""
+    target = positive_float(params, "analysis.accuracy_target")
+    require(target <= 100, "analysis.accuracy_target", target, "a percentage in (0, 100]")
+    return {"accuracy_target": target}
+
+
+def validate_plots(params: dict[str, Any], grid: dict[str, list]) -> dict[str, Any]:
+    """The ``plots`` keys: per-network figures for configurations of the grid."""
+    configs = get(params, "plots.configs") or []
+    known = {c["id"] for c in grid_configs(grid)}
+    require(isinstance(configs, list), "plots.configs", configs, "a list of configuration ids")
+    for cid in configs:
+        require(cid in known, "plots.configs", cid,
+                "ids of configurations in the grid, e.g. " + sorted(known)[0])
+    seeds = get(params, "train.seeds")
+    index = get(params, "plots.seed_index")
+    require(isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(seeds),
+            "plots.seed_index", index, f"an index into train.seeds (0..{len(seeds) - 1})")
+    return {"configs": configs, "seed_index": index,
+            "hist_nodes": positive_int(params, "plots.hist_nodes")}

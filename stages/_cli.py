@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -21,3 +22,11 @@ def run(main: Callable[[], None]) -> None:
     except ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def config_argument(description: str | None) -> str:
+    """The ``--config ID`` of a per-configuration stage."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", required=True,
+                        help="configuration id, e.g. mnist5k-relu-d4-w200-bnfalse")
+    return parser.parse_args().config

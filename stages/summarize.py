@@ -1,34 +1,92 @@
-"""Stage summarize: one study-wide metrics file from the per-configuration metrics.
+"""Stage summarize: study-wide tables from the per-configuration metrics.
 
-Writes metrics/summarize/study.json: per dataset, a table of test/validation/train accuracy
-and generalisation gap (mean and s.e. over seeds) keyed by configuration id, and the grid.
+Writes metrics/summarize/study.json (accuracy per configuration; per-layer sparsity and
+dead-node percentages, untrained and trained) and metrics/summarize/tables.md, the same shaped
+like Table 1 of 000 and Tables 5.1 and 5.2 of 001 (training set, mean +- s.e. over seeds).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from activation_study.io import read_json, write_json
+from activation_study.io import read_json, write_atomic, write_json
 from activation_study.params import ParamError, grid_configs, load_params, validate_grid
 from stages._cli import run
 
 SUMMARY_KEYS = ("test_acc", "validation_acc", "train_acc", "generalisation_gap", "best_epoch")
 OUTPUT = Path("metrics/summarize/study.json")
+TABLES = Path("metrics/summarize/tables.md")
+STATES = {"initial": "untrained", "best": "trained"}
+
+
+def read_metrics(folder: str, config: dict) -> dict:
+    path = Path("metrics") / folder / f"{config['id']}.json"
+    if not path.is_file():
+        raise ParamError(f"{path} is missing: run `dvc repro` (stage {folder} for {config['id']})")
+    return read_json(path)
+
+
+def pm(stat: dict) -> str:
+    if stat["mean"] is None:
+        return "n/a"
+    return f"{stat['mean']:.2f}" + ("" if stat["se"] is None else f" ± {stat['se']:.2f}")
+
+
+def layer_rows(nodes: dict, key: str) -> dict[str, list[dict]]:
+    """Per state, the per-layer ``{mean, se}`` of ``key`` on the training set."""
+    return {state: [v[key] for name, v in nodes["states"][state]["train"].items()
+                    if name.startswith("layer_")] for state in STATES}
+
+
+def markdown(configs: list[dict], study: dict) -> str:
+    depth = max(c["depth"] for c in configs)
+    lines = ["# Study tables (training set, mean ± s.e. over seeds)", "",
+             "## Layer sparsity, % (Table 1 of 000, Table 5.2 of 001)", "",
+             "Fraction of samples for which a live node is off, averaged over the layer's live "
+             "nodes; dead nodes excluded.", "",
+             "| configuration | state | " + " | ".join(f"layer {i}" for i in range(1, depth + 1))
+             + " |", "|---|---|" + "---|" * depth]
+    for c in configs:
+        for state, label in STATES.items():
+            cells = [pm(s) for s in study["sparsity"][c["id"]][state]]
+            cells += [""] * (depth - len(cells))
+            lines.append(f"| {c['id']} | {label} | " + " | ".join(cells) + " |")
+    lines += ["", "## Dead nodes, % of the network's hidden nodes (Table 5.1 of 001)", "",
+              "| configuration | untrained | trained | trained, per layer |", "|---|---|---|---|"]
+    for c in configs:
+        dead = study["dead_nodes"][c["id"]]
+        per_layer = ", ".join(pm(s) for s in dead["per_layer"]["best"])
+        lines.append(f"| {c['id']} | {pm(dead['initial'])} | {pm(dead['best'])} | {per_layer} |")
+    lines += ["", "## Epochs to reach the training-accuracy target (seed 002)", "",
+              "| configuration | target % | epochs | seeds that reached it |", "|---|---|---|---|"]
+    for c in configs:
+        e = study["epochs_to_target"][c["id"]]
+        lines.append(f"| {c['id']} | {e['target_train_acc']} | {pm(e)} | "
+                     f"{e['reached']} of {len(e['per_seed'])} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     grid = validate_grid(load_params())
-    study: dict = {"grid": grid, "configs": {}}
-    for config in grid_configs(grid):
-        path = Path("metrics/train") / f"{config['id']}.json"
-        if not path.is_file():
-            raise ParamError(f"{path} is missing: run `dvc repro` (stage train for {config['id']})")
-        metrics = read_json(path)
-        study["configs"][config["id"]] = {key: metrics[key] for key in SUMMARY_KEYS}
+    configs = grid_configs(grid)
+    study: dict = {"grid": grid, "configs": {}, "sparsity": {}, "dead_nodes": {},
+                   "epochs_to_target": {}}
+    for config in configs:
+        metrics, nodes = read_metrics("train", config), read_metrics("compute_metrics", config)
+        cid = config["id"]
+        study["configs"][cid] = {key: metrics[key] for key in SUMMARY_KEYS}
+        study["sparsity"][cid] = layer_rows(nodes, "sparsity_pct")
+        study["dead_nodes"][cid] = {
+            **{state: nodes["states"][state]["train"]["network"]["dead_pct"] for state in STATES},
+            "per_layer": layer_rows(nodes, "dead_pct"),
+        }
+        study["epochs_to_target"][cid] = nodes["epochs_to_target"]
     best = max(study["configs"].items(), key=lambda kv: kv[1]["test_acc"]["mean"])
     study["best_test_acc"] = {"config": best[0], **best[1]["test_acc"]}
     write_json(OUTPUT, study)
-    print(f"{len(study['configs'])} configurations summarised in {OUTPUT}")
+    text = markdown(configs, study)
+    write_atomic(TABLES, lambda p: p.write_text(text))
+    print(f"{len(configs)} configurations summarised in {OUTPUT} and {TABLES}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dvclive import Live
 
 from activation_study.data.split import load_split
 from activation_study.engine import TrainSettings, train_batched
-from activation_study.io import atomic_path, write_atomic, write_json
+from activation_study.io import atomic_path, write_csv, write_json
 from activation_study.model import ModelSpec
 from activation_study.params import (
     config_id,
@@ -76,8 +76,7 @@ def main() -> None:
     metrics = config_metrics(result, config)
     write_json(Path("metrics/train") / f"{name}.json", metrics)
     curves = learning_curves(result.history)
-    write_atomic(Path("plots/train") / f"{name}.csv",
-                 lambda p: curves.to_csv(p, index=False))
+    write_csv(Path("plots/train") / f"{name}.csv", curves)
     test = metrics["test_acc"]
     print(f"{name}: test accuracy {test['mean']:.2f} +- {test['se']} % "
           f"({result.seconds:.1f} s on {result.device})")

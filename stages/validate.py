@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from activation_study.io import write_atomic
-from activation_study.params import data_params, load_params, validate_grid, validate_train
+from activation_study.params import (
+    data_params,
+    load_params,
+    validate_analysis,
+    validate_extract,
+    validate_grid,
+    validate_plots,
+    validate_train,
+)
 from stages._cli import run
 
 MARKER = Path("data/validate/params.ok")
@@ -21,6 +29,9 @@ def main() -> None:
     data_params(params)
     for activation in grid["activations"]:
         validate_train(params, activation)
+    validate_extract(params)
+    validate_analysis(params)
+    validate_plots(params, grid)
     write_atomic(MARKER, lambda p: p.write_text("params.yaml passed validation\n"))
     print("params.yaml: ok")
 

@@ -15,7 +15,10 @@ from activation_study.params import (
     data_params,
     grid_configs,
     load_params,
+    validate_analysis,
+    validate_extract,
     validate_grid,
+    validate_plots,
     validate_train,
 )
 
@@ -103,3 +106,27 @@ def test_paper_preset_is_the_full_grid():
     assert len(grid_configs(grid)) == 3 * 2 * 4 * 2 * 2
     assert validate_train(paper, "relu")["epochs"] == 300
     assert set(paper) == set(DEFAULTS) and set(paper["train"]) == set(DEFAULTS["train"])
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("extract.samples_per_class", 0, "extract.samples_per_class"),
+    ("extract.dtype", "bfloat16", "extract.dtype"),
+    ("extract.sets", ["test"], "extract.sets"),
+    ("extract.initial_batchnorm", "batch", "extract.initial_batchnorm"),
+    ("analysis.accuracy_target", 101, "analysis.accuracy_target"),
+    ("plots.configs", ["mnist5k-relu-d9-w200-bnfalse"], "plots.configs"),
+    ("plots.seed_index", 3, "plots.seed_index"),
+    ("plots.hist_nodes", 0, "plots.hist_nodes"),
+])
+def test_bad_analysis_parameters(key, value, expected):
+    params = edited(key, value)
+    with pytest.raises(ParamError, match=expected):
+        validate_extract(params)
+        validate_analysis(params)
+        validate_plots(params, validate_grid(params))
+
+
+def test_analysis_defaults_are_valid():
+    assert validate_extract(DEFAULTS)["dtype"] == "float16"
+    assert validate_analysis(DEFAULTS)["accuracy_target"] == 99.0
+    assert len(validate_plots(DEFAULTS, validate_grid(DEFAULTS))["configs"]) == 4

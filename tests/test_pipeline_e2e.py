@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -22,6 +23,7 @@ TINY = {
     "train": {"seeds": [0, 1], "epochs": 2, "batch_size": 64,
               "lr": {"relu": 0.01, "sigmoid": 0.01, "tanh": 0.01}, "lr_decay": 0.99,
               "snapshot_epochs": [1], "device": "cpu"},
+    "plots": {"configs": ["digits-relu-d2-w8-bnfalse"], "seed_index": 0, "hist_nodes": 2},
 }
 
 pytestmark = pytest.mark.e2e
@@ -80,9 +82,15 @@ def test_repro_produces_every_output(project):
         assert 0 <= metrics["test_acc"]["mean"] <= 100 and metrics["seeds"] == [0, 1]
         assert (project / f"plots/train/{cid}.csv").is_file()
         assert (project / f"data/train/{cid}/models.pt").is_file()
+        nodes = json.loads((project / f"metrics/compute_metrics/{cid}.json").read_text())
+        assert set(nodes["states"]) == {"initial", "epoch1", "best"}
+        layer = nodes["states"]["best"]["train"]["layer_1"]
+        assert 0 <= layer["sparsity_pct"]["mean"] <= 100
     study = json.loads((project / "metrics/summarize/study.json").read_text())
     assert sorted(study["configs"]) == sorted(ids)
+    assert "Table 5.1" in (project / "metrics/summarize/tables.md").read_text()
     assert list((project / "plots/plot").glob("*.png"))
+    assert list((project / "plots/plot_activations/digits-relu-d2-w8-bnfalse").glob("*.png"))
     # datasets and models live in the DVC cache, never in git
     assert sh("git", "check-ignore", "-q", f"data/train/{ids[0]}/models.pt", cwd=project)
     tracked = sh("git", "ls-files", cwd=project).stdout.split()
@@ -106,6 +114,10 @@ def test_learning_rate_edit_reruns_only_its_stages(project):
     changed = {path for path, values in diff.items() if values}
     assert any("sigmoid" in p and p.startswith("metrics/train/") for p in changed)
     assert not any("relu" in p and p.startswith("metrics/train/") for p in changed)
+    # the node-level metrics of the retrained sigmoid networks move too, key by key
+    sigmoid_nodes = diff["metrics/compute_metrics/digits-sigmoid-d2-w8-bnfalse.json"]
+    assert "states.best.train.layer_2.sparsity_pct.mean" in sigmoid_nodes
+    assert not diff.get("metrics/compute_metrics/digits-relu-d2-w8-bnfalse.json")
     sh("dvc", "plots", "diff", "HEAD", "-o", "plots_html", cwd=project)
     assert (project / "plots_html" / "index.html").is_file()
 
@@ -134,9 +146,37 @@ def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
         params["grid"]["depths"] = [1, 2, 3]
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         stale = stale_stages(project)
-        new = {s for s in stale if s.startswith("train@")}
-        assert new == {f"train@digits-{a}-3-8-{b}" for a in ("relu", "sigmoid")
-                       for b in ("False", "True")}
+        new = {s for s in stale if "@" in s}
+        assert new == {f"{stage}@digits-{a}-3-8-{b}"
+                       for stage in ("train", "extract_activations", "compute_metrics")
+                       for a in ("relu", "sigmoid") for b in ("False", "True")}
         assert stale - new == {"validate", "summarize", "plot"}  # they read the grid
+    finally:
+        (project / "params.yaml").write_text(original)
+
+
+def test_analysis_and_extraction_edits_never_retrain(project):
+    original = (project / "params.yaml").read_text()
+    configs = 8
+    try:
+        params = yaml.safe_load(original)
+        params["analysis"]["accuracy_target"] = 50.0
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        stale = stale_stages(project)
+        assert stale - {"validate"} == {s for s in stale if s.startswith("compute_metrics@")}
+        assert len(stale) == configs + 1
+
+        params["extract"]["samples_per_class"] = 5
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        stale = stale_stages(project)
+        kinds = {s.split("@")[0] for s in stale}
+        assert kinds == {"validate", "extract_activations", "compute_metrics"}
+        out = sh("dvc", "repro", cwd=project).stdout
+        ran = {line.split("'")[1].split("@")[0] for line in out.splitlines()
+               if line.startswith("Running stage")}
+        assert "train" not in ran and "extract_activations" in ran
+        labels = np.load(project / "data/extract_activations/digits-relu-d1-w8-bnfalse"
+                         / "labels_train.npy")
+        assert len(labels) == 50  # 5 per class
     finally:
         (project / "params.yaml").write_text(original)

@@ -25,7 +25,8 @@ GRID = {"datasets": ["mnist5k"], "activations": ["relu", "sigmoid"], "depths": [
         "widths": [8], "batchnorm": [False, True]}
 STALE = [("mnist5k", "tanh", 1, 8, False), ("digits", "relu", 1, 8, False),
          ("mnist5k", "relu", 1, 50, False)]
-EXPECTED = {"learning_curves_mnist5k_w8.png", "test_accuracy_vs_depth_mnist5k.png"}
+EXPECTED = {"learning_curves_mnist5k_w8.png", "test_accuracy_vs_depth_mnist5k.png",
+            "sparsity_dead_nodes_mnist5k.png"}
 CSV_COLUMNS = ["epoch", "train_loss", "train_loss_se", "train_acc", "train_acc_se",
                "validation_loss", "validation_loss_se", "validation_acc", "validation_acc_se",
                "test_acc", "test_acc_se"]
@@ -55,6 +56,12 @@ def write_config(root: Path, dataset: str, activation: str, depth: int, width: i
     metrics = {"config": {"id": cid}, "seeds": [0, 1], "test_acc": acc, "validation_acc": acc,
                "train_acc": acc, "generalisation_gap": acc, "best_epoch": acc, "per_seed": {}}
     (root / "metrics/train" / f"{cid}.json").write_text(json.dumps(metrics))
+    layer = {"sparsity_pct": {"mean": 60.0 + depth, "se": 1.0},
+             "dead_pct": {"mean": 2.0 * depth, "se": None}}
+    states = {state: {"train": {f"layer_{k}": layer for k in range(1, depth + 1)}
+                      | {"network": {"dead_pct": layer["dead_pct"]}}}
+              for state in ("initial", "best")}
+    (root / "metrics/compute_metrics" / f"{cid}.json").write_text(json.dumps({"states": states}))
     return cid
 
 
@@ -64,7 +71,7 @@ def project(tmp_path, monkeypatch) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["grid"] = GRID
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    for folder in ("plots/train", "metrics/train", "plots/plot"):
+    for folder in ("plots/train", "metrics/train", "metrics/compute_metrics", "plots/plot"):
         (tmp_path / folder).mkdir(parents=True)
     for dataset in GRID["datasets"]:
         for activation in GRID["activations"]:

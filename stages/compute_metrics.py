@@ -1,0 +1,121 @@
+"""Stage compute_metrics@CONFIG: the node-level analyses of chapters 4-5 and seeds 002-004.
+
+Reads data/extract_activations/<config>/ and data/train/<config>/history.csv. Writes
+per-node arrays to data/compute_metrics/<config>/<state>_<set>_<key>.npy (layers first) and
+per-layer scalars (mean and s.e. over seeds, and per seed) to metrics/compute_metrics/<config>.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from activation_study.activations import get_activation
+from activation_study.io import atomic_path, read_json, write_csv, write_json
+from activation_study.node_metrics import epochs_to_target, layer_summary
+from activation_study.params import load_params, validate_analysis
+from activation_study.stats import mean_se, summary
+from stages._cli import config_argument, run
+
+NODE_KEYS = ("pre_median", "pre_std", "act_median", "act_std", "activity_per_class", "activity",
+             "dead", "activation_probability")
+LAYER_KEYS = ("sparsity_pct", "dead_pct", "lifetime_sparsity", "dispersion", "saturation",
+              "class_median_spread")
+FLOW_KEYS = ("activation_var", "gradient_var", "preactivation_var")
+
+
+def significant(value: float, digits: int = 5) -> float | None:
+    """``value`` to ``digits`` significant digits (flow variances can be 1e-7); NaN -> None."""
+    return float(f"{value:.{digits}g}") if np.isfinite(value) else None
+
+
+def layer_scalars(values: np.ndarray) -> dict:
+    """``{mean, se, per_seed}`` of one per-seed scalar over the seeds where it is defined.
+
+    NaN (e.g. the sparsity of an all-dead layer) is left out of mean and se, and is null.
+    """
+    finite = values[np.isfinite(values)]
+    mean, se = mean_se(finite) if len(finite) else (np.nan, np.nan)
+    return {"mean": significant(mean), "se": significant(se),
+            "per_seed": [significant(v) for v in values]}
+
+
+def analyse_state(folder: Path, out: Path, state: str, part: str, spec: dict, flow: dict) -> dict:
+    act = get_activation(spec["activation"])
+    pre = np.load(folder / f"pre_{state}_{part}.npy", mmap_mode="r")
+    labels = np.load(folder / f"labels_{part}.npy")
+
+    def fn(z: np.ndarray) -> np.ndarray:
+        return act.fn(torch.from_numpy(z)).numpy()
+
+    layers = [layer_summary(np.asarray(pre[layer], dtype=np.float32), labels,
+                            spec["num_classes"], fn, act.on_threshold, *act.band)
+              for layer in range(len(pre))]
+    for key in NODE_KEYS:
+        np.save(out / f"{state}_{part}_{key}.npy", np.stack([s[key] for s in layers]))
+    result = {}
+    for index, s in enumerate(layers):
+        scalars = {key: layer_scalars(np.asarray(s[key], dtype=np.float64)) for key in LAYER_KEYS}
+        for key in FLOW_KEYS:
+            scalars[key] = layer_scalars(np.asarray(flow[key][index], dtype=np.float64))
+        result[f"layer_{index + 1}"] = scalars
+    network_dead = np.mean([s["dead_pct"] for s in layers], axis=0)  # equal widths
+    result["network"] = {"dead_pct": layer_scalars(network_dead)}
+    return result
+
+
+def main() -> None:
+    config = config_argument(__doc__)
+    target = validate_analysis(load_params())["accuracy_target"]
+    folder = Path("data/extract_activations") / config
+    meta, flow = read_json(folder / "meta.json"), read_json(folder / "flow.json")
+
+    history = pd.read_csv(Path("data/train") / config / "history.csv")
+    train_acc = history.pivot(index="seed", columns="epoch", values="train_acc")
+    epochs = epochs_to_target(train_acc.loc[meta["seeds"]].to_numpy(), target)
+    reached = epochs[epochs >= 0]
+    metrics = {
+        "config": config,
+        "seeds": meta["seeds"],
+        "epochs_to_target": {"target_train_acc": target,
+                             "reached": int(len(reached)),
+                             **(summary(reached) if len(reached) else {"mean": None, "se": None}),
+                             "per_seed": epochs.tolist()},
+        "states": {},
+    }
+    with atomic_path(Path("data/compute_metrics") / config) as out:
+        out.mkdir()
+        for state in meta["states"]:
+            metrics["states"][state] = {
+                part: analyse_state(folder, out, state, part, meta["spec"], flow[state][part])
+                for part in meta["sets"]
+            }
+    write_json(Path("metrics/compute_metrics") / f"{config}.json", metrics)
+    table = layer_table(metrics)
+    write_csv(Path("plots/compute_metrics") / f"{config}.csv", table)
+    print(f"{config}: trained sparsity per layer {table['sparsity_pct'].tolist()} %, dead "
+          f"{metrics['states']['best']['train']['network']['dead_pct']['mean']} %")
+
+
+def layer_table(metrics: dict) -> pd.DataFrame:
+    """Per layer, mean over seeds on the training set: the kept model and (``_initial``) init.
+
+    The series behind ``dvc plots`` for this configuration.
+    """
+    states = metrics["states"]
+    layers = [key for key in states["best"]["train"] if key.startswith("layer_")]
+    rows = []
+    for key in layers:
+        row = {"layer": int(key.removeprefix("layer_"))}
+        for state, suffix in (("best", ""), ("initial", "_initial")):
+            for name in LAYER_KEYS:
+                row[name + suffix] = states[state]["train"][key][name]["mean"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,33 @@
+"""Stage extract_activations@CONFIG: pre-activations of every hidden node, every model state.
+
+Reads data/train/<config>/models.pt and data/split/<dataset>/; writes
+data/extract_activations/<config>/ (format: activation_study.extraction and the README).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from activation_study.data.split import load_split
+from activation_study.extraction import extract_config
+from activation_study.params import get, load_params, validate_extract
+from stages._cli import config_argument, run
+
+
+def main() -> None:
+    config = config_argument(__doc__)
+    params = load_params()
+    settings = validate_extract(params)
+    checkpoint = torch.load(Path("data/train") / config / "models.pt", weights_only=False)
+    split = load_split(Path("data/split") / config.split("-")[0])
+    extract_config(checkpoint, split, Path("data/extract_activations") / config,
+                   samples_per_class=settings["samples_per_class"],
+                   seed=get(params, "data.split_seed"), dtype=settings["dtype"],
+                   device=get(params, "train.device"), sets=tuple(settings["sets"]),
+                   initial_batchnorm=settings["initial_batchnorm"])
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,322 @@
+"""Per-network figures (stage plot_activations) on tiny synthetic inputs in the formats of
+extract_activations and compute_metrics, and the per-layer sparsity / dead-node bars."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from matplotlib.colors import to_rgba
+from PIL import Image
+
+from activation_study import node_plots
+from activation_study.activations import get_activation
+from activation_study.params import ParamError
+from stages import plot_activations
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPTH, WIDTH, SEEDS, SAMPLES, CLASSES = 3, 12, 2, 60, 10
+STATES = ("initial", "epoch1", "best")
+DEAD = (1, 5)  # (layer, node) dead in the trained network
+EXPECTED = {"histograms_initial.png", "histograms_best.png", "class_medians.png",
+            "class_medians_pre.png", "node_activity.png", "class_activity_heatmap.png",
+            "activation_probability_sorted.png"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def node_metrics(pre: np.ndarray, labels: np.ndarray, activation: str) -> dict[str, np.ndarray]:
+    """The compute_metrics arrays of one state and set: (L, S, C, W) per class, (L, S, W)."""
+    act = get_activation(activation)
+    values = act.fn(torch.from_numpy(pre)).numpy()
+    on = values > act.on_threshold
+    low, high = act.band
+
+    def per_class(x: np.ndarray, reduce) -> np.ndarray:
+        empty = np.full(x.shape[:2] + x.shape[3:], np.nan)
+        return np.stack([reduce(x[:, :, labels == c], axis=2) if (labels == c).any() else empty
+                         for c in range(CLASSES)], axis=2)
+
+    return {"pre_median": per_class(pre, np.median), "pre_std": per_class(pre, np.std),
+            "act_median": per_class(values, np.median), "act_std": per_class(values, np.std),
+            "activity_per_class": per_class(on.astype(float), np.mean),
+            "activity": on.mean(axis=2), "dead": ~on.any(axis=2),
+            "activation_probability": ((values > low) & (values < high)).mean(axis=2)}
+
+
+def write_inputs(root: Path, activation: str = "relu", sets: tuple[str, ...] = ("train", "test"),
+                 cid: str | None = None) -> str:
+    """extract_activations and compute_metrics folders of one tiny configuration.
+
+    Class-dependent pre-activation means that grow with training; node DEAD is negative
+    for every sample of the trained network; class 9 has no samples (NaN class medians)
+    and one activation probability is NaN.
+    """
+    cid = cid or f"mnist5k-{activation}-d{DEPTH}-w{WIDTH}-bnfalse"
+    extract = root / "data/extract_activations" / cid
+    metrics = root / "data/compute_metrics" / cid
+    extract.mkdir(parents=True)
+    metrics.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    spec = {"input_dim": 64, "depth": DEPTH, "width": WIDTH, "batchnorm": False,
+            "activation": activation, "num_classes": CLASSES}
+    meta = {"spec": spec, "seeds": [3, 7], "states": list(STATES), "sets": list(sets),
+            "dtype": "float16"}
+    (extract / "meta.json").write_text(json.dumps(meta))
+    centres = rng.normal(0, 1, (DEPTH, SEEDS, CLASSES, WIDTH))
+    for part in sets:
+        labels = rng.integers(0, CLASSES - 1, SAMPLES)  # class 9 absent
+        np.save(extract / f"labels_{part}.npy", labels.astype(np.int64))
+        for step, state in enumerate(STATES):
+            noise = rng.normal(0, 1, (DEPTH, SEEDS, SAMPLES, WIDTH))
+            pre = (step * centres[:, :, labels] + noise).astype(np.float16)
+            if state == "best":
+                pre[DEAD[0], :, :, DEAD[1]] = -np.abs(pre[DEAD[0], :, :, DEAD[1]]) - 8
+            np.save(extract / f"pre_{state}_{part}.npy", pre)
+            arrays = node_metrics(pre.astype(np.float32), labels, activation)
+            arrays["activation_probability"][0, 0, 0] = np.nan
+            for key, values in arrays.items():
+                np.save(metrics / f"{state}_{part}_{key}.npy", values)
+    return cid
+
+
+def write_params(root: Path, plots: dict) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump({"plots": plots}))
+
+
+def run_stage(monkeypatch, root: Path, cid: str) -> None:
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["plot_activations", "--config", cid])
+    plot_activations.main()
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, path
+    assert 5_000 < len(data) < 250_000, (path, len(data))
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.width >= 500 and image.height >= 300, (path, image.size)
+
+
+@pytest.mark.parametrize(("activation", "sets"),
+                         [("relu", ("train", "test")), ("sigmoid", ("train",))])
+def test_stage_writes_every_figure(tmp_path, monkeypatch, capsys, activation, sets):
+    cid = write_inputs(tmp_path, activation, sets)
+    write_params(tmp_path, {"seed_index": 0, "hist_nodes": 2})
+    run_stage(monkeypatch, tmp_path, cid)
+    out = tmp_path / "plots/plot_activations" / cid
+    assert {p.name for p in out.iterdir()} == EXPECTED
+    for path in out.iterdir():
+        assert_png(path)
+    printed = set(capsys.readouterr().out.split())
+    assert printed == {f"plots/plot_activations/{cid}/{name}" for name in EXPECTED}
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_write_config_figures_draws_the_chosen_seed(tmp_path, monkeypatch):
+    cid = write_inputs(tmp_path)
+    metrics = tmp_path / "data/compute_metrics" / cid
+    drawn = {}
+
+    def record(name):
+        def draw(*args, **kwargs):
+            drawn[name] = args
+            return original[name](*args, **kwargs)
+        return draw
+
+    original = {name: getattr(node_plots, name)
+                for name in ("node_activity_figure", "histogram_figure")}
+    for name in original:
+        monkeypatch.setattr(node_plots, name, record(name))
+    monkeypatch.setattr(node_plots, "save_png", lambda fig, path, dpi: path)  # no rendering
+    written = node_plots.write_config_figures(tmp_path / "data/extract_activations" / cid,
+                                              metrics, tmp_path / "figures", seed_index=1,
+                                              hist_nodes=3)
+    assert {p.name for p in written} == EXPECTED
+    rows = drawn["node_activity_figure"][0]
+    assert list(rows) == ["trained,\ntraining set", "trained,\ntest set",
+                          "untrained,\ntraining set"]
+    np.testing.assert_array_equal(rows["trained,\ntest set"][0],
+                                  np.load(metrics / "best_test_activity.npy")[:, 1])
+    assert rows["trained,\ntraining set"][1][DEAD]  # the dead node is marked
+    pre, _, nodes, activation, num_classes, title = drawn["histogram_figure"]
+    assert pre.shape == (DEPTH, SAMPLES, WIDTH) and activation == "relu" and num_classes == 10
+    assert sorted(nodes) == [0, 1, 2] and all(len(n) == 3 for n in nodes.values())
+    assert DEAD[1] not in nodes[DEAD[0]]  # live nodes are shown first
+    assert title.startswith(f"{cid}, seed 7\n")
+
+
+@pytest.mark.parametrize(("removed", "stage"), [
+    ("data/compute_metrics/{cid}/best_train_activity.npy",
+     "compute_metrics@mnist5k-relu-3-12-False"),
+    ("data/extract_activations/{cid}/pre_initial_train.npy",
+     "extract_activations@mnist5k-relu-3-12-False"),
+    ("data/compute_metrics/{cid}/initial_test_activation_probability.npy",
+     "compute_metrics@mnist5k-relu-3-12-False"),
+])
+def test_missing_input_names_file_and_stage(tmp_path, monkeypatch, removed, stage):
+    cid = write_inputs(tmp_path)
+    write_params(tmp_path, {"seed_index": 0, "hist_nodes": 2})
+    (tmp_path / removed.format(cid=cid)).unlink()
+    with pytest.raises(ParamError) as error:
+        run_stage(monkeypatch, tmp_path, cid)
+    assert removed.format(cid=cid) in str(error.value)
+    assert f"dvc repro {stage}" in str(error.value)
+    assert not (tmp_path / "plots/plot_activations" / cid).exists()
+
+
+def test_missing_configuration_names_meta_json(tmp_path, monkeypatch):
+    write_params(tmp_path, {"seed_index": 0, "hist_nodes": 2})
+    with pytest.raises(ParamError, match=r"extract_activations/mnist5k-relu-d2-w8-bntrue/meta"
+                                         r"\.json is missing.*extract_activations@mnist5k-relu"
+                                         r"-2-8-True"):
+        run_stage(monkeypatch, tmp_path, "mnist5k-relu-d2-w8-bntrue")
+
+
+def test_cli_exits_2_with_the_missing_file(tmp_path):
+    cid = write_inputs(tmp_path)
+    write_params(tmp_path, {"seed_index": 0, "hist_nodes": 2})
+    (tmp_path / f"data/compute_metrics/{cid}/best_train_dead.npy").unlink()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "stages.plot_activations", "--config", cid],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "best_train_dead.npy is missing" in done.stderr
+
+
+@pytest.mark.parametrize(("plots", "message"), [
+    ({"hist_nodes": 2}, "missing key 'plots.seed_index'"),
+    ({"seed_index": 0}, "missing key 'plots.hist_nodes'"),
+    ({"seed_index": 2, "hist_nodes": 2}, "'plots.seed_index' = 2"),
+    ({"seed_index": -1, "hist_nodes": 2}, "'plots.seed_index' = -1"),
+    ({"seed_index": 0, "hist_nodes": 0}, "'plots.hist_nodes' = 0"),
+])
+def test_bad_or_missing_params_raise(tmp_path, monkeypatch, plots, message):
+    cid = write_inputs(tmp_path)
+    write_params(tmp_path, plots)
+    with pytest.raises(ParamError, match=message):
+        run_stage(monkeypatch, tmp_path, cid)
+
+
+def test_choose_nodes_skips_dead_and_starts_with_the_most_separating():
+    medians = np.zeros((4, 6))
+    medians[:, 2] = [0, 5, 10, 15]  # widest spread, but dead
+    medians[:, 4] = [0, 3, 6, 9]
+    medians[:, 1] = [0, 1, 2, 3]
+    medians[:, 0] = np.nan  # no spread known: ranked last
+    dead = np.array([False, False, True, False, False, False])
+    assert node_plots.choose_nodes(medians, dead, 1) == [4]
+    picked = node_plots.choose_nodes(medians, dead, 3)
+    assert picked[0] == 4 and 2 not in picked and len(set(picked)) == 3
+    assert node_plots.choose_nodes(medians, np.ones(6, bool), 2) == [0, 1]  # all dead
+    assert node_plots.histogram_layers(1) == [0]
+    assert node_plots.histogram_layers(4) == [0, 1, 3]
+
+
+def test_histogram_notes_relu_zeros_and_labels_panels():
+    rng = np.random.default_rng(1)
+    pre = rng.normal(-1, 1, (2, 500, 4)).astype(np.float32)  # ~84% of samples off
+    labels = rng.integers(0, 3, 500)
+    fig = node_plots.histogram_figure(pre, labels, {0: [1, 3], 1: [0]}, "relu", 3, "t")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles.count("layer 1, node 3") == 2 and titles.count("layer 2, node 0") == 2
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert len([n for n in notes if "of samples = 0" in n]) == 3  # every activation panel
+
+
+def test_node_activity_marks_dead_nodes():
+    activity = np.full((2, 5), 0.5)
+    activity[1, 3] = 0.0
+    dead = activity == 0
+    fig = node_plots.node_activity_figure({"trained": (activity, dead)}, "tab:blue", "t")
+    crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
+    assert len(crosses) == 1
+    assert list(crosses[0].get_xdata()) == [8]  # layer 2, node 3 -> 5 + 3
+    assert "layer 2: mean 50% on, 1 dead" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_heatmap_paints_dead_columns_red():
+    activity = np.random.default_rng(2).uniform(0, 1, (2, 4, 6))
+    dead = np.zeros((2, 6), bool)
+    dead[0, 2] = True
+    activity[0, :, 2] = 0
+    fig = node_plots.class_activity_heatmap(activity, dead, "t")
+    overlay = fig.axes[0].images[1].get_array()
+    assert tuple(overlay[0, 2]) == to_rgba("red")
+    assert overlay[0, :, 3].sum() == 1  # only the dead column is opaque
+    assert fig.axes[0].get_title() == "layer 1 (1 dead)"
+
+
+def test_activation_probability_legend_gives_lifetime_sparsity():
+    probs = {"initial": np.array([[0.5, 0.5, np.nan]]), "best": np.array([[0.2, 0.4, 0.9]])}
+    fig = node_plots.activation_probability_figure(probs, "t")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "layer 1: 0.50 → 0.50" in labels
+    solid = [line for line in fig.axes[0].lines if line.get_linestyle() == "-" and
+             len(line.get_xdata())]
+    assert list(solid[0].get_ydata()) == [0.9, 0.4, 0.2]
+
+
+def layer_table(depths=(1, 2)) -> pd.DataFrame:
+    rows = []
+    for activation in ("relu", "sigmoid"):
+        for depth in depths:
+            for bn in (False, True):
+                for state in ("initial", "best"):
+                    for layer in range(1, depth + 1):
+                        rows.append({"dataset": "mnist5k", "activation": activation,
+                                     "depth": depth, "width": 8, "batchnorm": bn,
+                                     "state": state, "layer": layer,
+                                     "sparsity_pct": 50.0 if state == "initial" else 75.0,
+                                     "sparsity_pct_se": 1.0, "dead_pct": 2.0 * layer,
+                                     "dead_pct_se": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_sparsity_dead_bars_draws_a_bar_per_configuration_state_and_layer():
+    fig = node_plots.sparsity_dead_bars(layer_table())
+    axes = fig.axes
+    assert len(axes) == 4  # 2 rows (sparsity, dead) x 2 depths
+    top_left, top_right, bottom_left = axes[0], axes[1], axes[2]
+    assert [ax.get_title() for ax in axes[:2]] == ["width 8, depth 1", "width 8, depth 2"]
+    # 2 activations x 2 batch-norm settings x 2 states per layer
+    assert len(top_left.patches) == 8 and len(top_right.patches) == 16
+    assert len(bottom_left.patches) == 8
+    hatched = [p for p in top_right.patches if p.get_hatch()]
+    assert len(hatched) == 8 and {p.get_height() for p in hatched} == {50.0}
+    assert {p.get_height() for p in top_right.patches if not p.get_hatch()} == {75.0}
+    assert len(top_left.collections) == 8  # error bars where there is an s.e. ...
+    assert not bottom_left.collections  # ... and none for a NaN s.e.
+    assert top_left.get_ylim() == (0, 100)
+    labels = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert {"relu, no batch norm", "sigmoid, batch norm", "untrained (hatched)"} <= labels
+
+
+def test_sparsity_dead_bars_writes_a_small_png(tmp_path):
+    path = node_plots.save_png(node_plots.sparsity_dead_bars(layer_table((2, 4, 6))),
+                               tmp_path / "bars.png")
+    assert_png(path)
+
+
+def test_save_png_keeps_dense_figures_small(tmp_path):
+    rng = np.random.default_rng(3)
+    medians = {"untrained": rng.normal(0, 1, (4, 10, 200)),
+               "trained": rng.normal(0, 3, (4, 10, 200))}
+    fig = node_plots.class_medians_figure(medians, "median", "t")
+    path = node_plots.save_png(fig, tmp_path / "medians.png")
+    assert path.stat().st_size <= node_plots.MAX_PNG_BYTES
+    with Image.open(path) as image:
+        assert image.mode == "P"  # written with a palette
+
+
+def test_upstream_stage_follows_dvc_matrix_names():
+    assert (node_plots.upstream_stage("compute_metrics", "fashion_mnist-sigmoid-d8-w800-bntrue")
+            == "compute_metrics@fashion_mnist-sigmoid-8-800-True")
+    assert node_plots.upstream_stage("compute_metrics", "odd") == "compute_metrics"

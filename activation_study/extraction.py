@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from activation_study.activations import get_activation
 from activation_study.engine import load_models, per_sample_loss, resolve_device
-from activation_study.io import atomic_path, read_json, write_json
+from activation_study.io import atomic_path, read_json, significant, write_json
 from activation_study.model import BatchedMLP
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -116,7 +116,7 @@ def extract_config(checkpoint: dict, split: Split, out_folder: Path,
                 pre, state_flow = extract_state(model, *data[part])
                 stacked = torch.stack(pre).cpu().numpy().astype(dtype)
                 np.save(out / f"pre_{state}_{part}.npy", stacked)
-                flow[state][part] = {k: [[float(f"{x:.7g}") for x in row] for row in v]
+                flow[state][part] = {k: [[significant(x, 7) for x in row] for row in v]
                                     for k, v in state_flow.items()}
         write_json(out / "flow.json", flow)
         write_json(out / "meta.json", {

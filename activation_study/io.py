@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -50,6 +51,11 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
     """Write a table atomically as CSV without the index (6 significant digits)."""
     write_atomic(path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
+
+
+def significant(value: float, digits: int) -> float | None:
+    """``value`` to ``digits`` significant digits for JSON (variances can be 1e-7); NaN -> None."""
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
 
 
 def read_json(path: str | Path) -> Any:

@@ -10,10 +10,12 @@ on the training set of the model state analysed:
 A layer classifies a sample by argmax over classes of log prior + sum over its nodes of
 log P(z_node | c) (naive Bayes). Probabilities and densities below ``floor`` are raised to it.
 
-Densities are computed for every seed, node and class at once. ``binned``: linear binning of
-the training values on a per-node grid with spacing at most h / ``grid_per_bandwidth``, a
-Gaussian convolution by FFT, and linear interpolation at each evaluated value (error
-O((spacing / h)^2)). ``exact``: the direct sum over training samples, for checking.
+Densities are computed for every seed, class and node of a block of nodes at once.
+``binned``: linear binning of the training values on a per-(seed, node) grid of step
+h / ``grid_per_bandwidth``, one Gaussian kernel applied by FFT, and linear interpolation of
+the log-density at each evaluated value (relative error ~ (step / h)^2 (u^2 - 1) / 8 at u
+bandwidths from the data: under 1e-3 above densities of 1e-10 at the default 96).
+``exact``: the direct sum over training samples, for checking.
 """
 
 from __future__ import annotations
@@ -127,13 +129,16 @@ def layer_accuracies(
     floor: float = 1e-10,
     prior: str = "class_frequency",
     estimator: str = "binned",
-    grid_per_bandwidth: int = 32,
+    grid_per_bandwidth: int = 96,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per system and evaluated set, the layer's accuracy (%) per seed, ``(S,)``.
 
     ``z_*``: pre-activations ``(S, N, W)`` of one layer; ``is_on`` maps pre-activations to the
     boolean theta; ``systems`` from ``discrete``, ``continuous``, ``combined``.
     """
+    if estimator not in ESTIMATORS or prior not in PRIORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS} and prior one of {PRIORS}; "
+                         f"got {estimator!r}, {prior!r}")
     train = torch.as_tensor(np.asarray(z_train, dtype=np.float32))
     labels = torch.as_tensor(y_train).long()
     sets = {name: (torch.as_tensor(np.asarray(z, dtype=np.float32)), torch.as_tensor(y).long())

@@ -118,19 +118,18 @@ class BatchedMLP(nn.Module):
         if not self.spec.batchnorm:
             return
         self.eval()
+        hidden = [x[start:start + chunk] for start in range(0, len(x), chunk)]
         for layer in range(self.spec.depth):
+            linear = [self._linear(h, layer) for h in hidden]
             total = torch.zeros(2, self.num_models, self.spec.width, dtype=torch.float64,
                                 device=x.device)
-            for start in range(0, len(x), chunk):
-                h = x[start:start + chunk]
-                for earlier in range(layer):
-                    h = self.act(self._batchnorm(self._linear(h, earlier), earlier))
-                z = self._linear(h, layer).double()
-                total[0] += z.sum(dim=1)
-                total[1] += (z * z).sum(dim=1)
+            for z in linear:
+                total[0] += z.double().sum(dim=1)
+                total[1] += z.double().square().sum(dim=1)
             mean = total[0] / len(x)
             getattr(self, f"running_mean_{layer}").copy_(mean)
             getattr(self, f"running_var_{layer}").copy_(total[1] / len(x) - mean**2)
+            hidden = [self.act(self._batchnorm(z, layer)) for z in linear]
 
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
         w = self.weights[layer]

@@ -20,6 +20,7 @@ import time
 import numpy as np
 import torch
 
+from activation_study.io import write_json
 from activation_study.layer_classifiers import BinnedKDE, ExactKDE, layer_accuracies
 
 SYSTEMS = ("discrete", "continuous", "combined")
@@ -81,8 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(json.dumps(result, indent=2))
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=2)
+        write_json(args.json, result)
     return result
 
 

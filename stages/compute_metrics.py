@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 
 from activation_study.activations import get_activation
-from activation_study.io import atomic_path, read_json, write_csv, write_json
+from activation_study.extraction import FLOW_KEYS, load_extraction
+from activation_study.io import atomic_path, significant, write_csv, write_json
 from activation_study.node_metrics import epochs_to_target, layer_summary
 from activation_study.params import load_params, validate_analysis
 from activation_study.stats import mean_se, summary
@@ -24,12 +25,7 @@ NODE_KEYS = ("pre_median", "pre_std", "act_median", "act_std", "activity_per_cla
              "dead", "activation_probability")
 LAYER_KEYS = ("sparsity_pct", "dead_pct", "lifetime_sparsity", "dispersion", "saturation",
               "class_median_spread")
-FLOW_KEYS = ("activation_var", "gradient_var", "preactivation_var")
-
-
-def significant(value: float, digits: int = 5) -> float | None:
-    """``value`` to ``digits`` significant digits (flow variances can be 1e-7); NaN -> None."""
-    return float(f"{value:.{digits}g}") if np.isfinite(value) else None
+DIGITS = 5  # significant digits of the JSON scalars
 
 
 def layer_scalars(values: np.ndarray) -> dict:
@@ -39,14 +35,14 @@ def layer_scalars(values: np.ndarray) -> dict:
     """
     finite = values[np.isfinite(values)]
     mean, se = mean_se(finite) if len(finite) else (np.nan, np.nan)
-    return {"mean": significant(mean), "se": significant(se),
-            "per_seed": [significant(v) for v in values]}
+    return {"mean": significant(mean, DIGITS), "se": significant(se, DIGITS),
+            "per_seed": [significant(v, DIGITS) for v in values]}
 
 
-def analyse_state(folder: Path, out: Path, state: str, part: str, spec: dict, flow: dict) -> dict:
+def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
+    spec, flow = extraction["spec"], extraction["flow"][state][part]
     act = get_activation(spec["activation"])
-    pre = np.load(folder / f"pre_{state}_{part}.npy", mmap_mode="r")
-    labels = np.load(folder / f"labels_{part}.npy")
+    pre, labels = extraction["pre"][state, part], extraction["labels"][part]
 
     def fn(z: np.ndarray) -> np.ndarray:
         return act.fn(torch.from_numpy(z)).numpy()
@@ -70,16 +66,15 @@ def analyse_state(folder: Path, out: Path, state: str, part: str, spec: dict, fl
 def main() -> None:
     config = config_argument(__doc__)
     target = validate_analysis(load_params())["accuracy_target"]
-    folder = Path("data/extract_activations") / config
-    meta, flow = read_json(folder / "meta.json"), read_json(folder / "flow.json")
+    extraction = load_extraction(Path("data/extract_activations") / config)
 
     history = pd.read_csv(Path("data/train") / config / "history.csv")
     train_acc = history.pivot(index="seed", columns="epoch", values="train_acc")
-    epochs = epochs_to_target(train_acc.loc[meta["seeds"]].to_numpy(), target)
+    epochs = epochs_to_target(train_acc.loc[extraction["seeds"]].to_numpy(), target)
     reached = epochs[epochs >= 0]
     metrics = {
         "config": config,
-        "seeds": meta["seeds"],
+        "seeds": extraction["seeds"],
         "epochs_to_target": {"target_train_acc": target,
                              "reached": int(len(reached)),
                              **(summary(reached) if len(reached) else {"mean": None, "se": None}),
@@ -88,11 +83,9 @@ def main() -> None:
     }
     with atomic_path(Path("data/compute_metrics") / config) as out:
         out.mkdir()
-        for state in meta["states"]:
-            metrics["states"][state] = {
-                part: analyse_state(folder, out, state, part, meta["spec"], flow[state][part])
-                for part in meta["sets"]
-            }
+        for state in extraction["states"]:
+            metrics["states"][state] = {part: analyse_state(extraction, out, state, part)
+                                        for part in extraction["sets"]}
     write_json(Path("metrics/compute_metrics") / f"{config}.json", metrics)
     table = layer_table(metrics)
     write_csv(Path("plots/compute_metrics") / f"{config}.csv", table)

@@ -108,3 +108,10 @@ def test_binned_and_exact_layer_accuracies_agree():
         for part in ("train", "test"):
             assert abs(binned[system][part] - exact[system][part]) <= 0.2 + 1e-9
     assert 30 < exact["continuous"]["test"] < 100  # a problem that is neither trivial nor chance
+
+
+def test_unknown_estimator_or_prior_is_refused():
+    z, y = np.zeros((1, 4, 1), dtype=np.float32), np.array([0, 1, 0, 1])
+    for kwargs in ({"estimator": "fft"}, {"prior": "flat"}):
+        with pytest.raises(ValueError, match="estimator must be one of"):
+            layer_accuracies(z, y, {"train": (z, y)}, 2, relu_on, SYSTEMS, **kwargs)

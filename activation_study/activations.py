@@ -2,7 +2,9 @@
 
 Each entry says how the function is computed, how its layers are initialised, when a node
 counts as "on" (theta = 1, dissertation ch. 5: the activation is above the threshold) and
-which band of activation values is "not saturated" (seed 004's activation probability).
+which band of activation values is "not saturated" (seed 004's activation probability) and
+whether the layer classifiers' "combined" system applies (dissertation ch. 6: the function
+discards the magnitude of "off" pre-activations and keeps that of "on" ones, as ReLU does).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Activation:
     on_threshold: float  # theta = 1 where the activation is > on_threshold
     band: tuple[float, float]  # not saturated where low < activation < high
     source: str
+    combined_system: bool = False  # the ch. 6 combined classifier approximates the network
 
     def __post_init__(self) -> None:
         if self.init not in INIT_RULES:
@@ -34,7 +37,8 @@ REGISTRY: dict[str, Activation] = {
     a.name: a
     for a in (
         # ReLU family: active (not saturated) where g(z) > 0
-        Activation("relu", torch.relu, "he", 0.0, (0.0, math.inf), "000, 001"),
+        Activation("relu", torch.relu, "he", 0.0, (0.0, math.inf), "000, 001",
+                   combined_system=True),
         # sigmoid(z) = (1 + tanh(z/2)) / 2: the same band as tanh's |tanh| < 0.95
         Activation("sigmoid", torch.sigmoid, "xavier", 0.5, (0.025, 0.975), "000, 001"),
         Activation("tanh", torch.tanh, "xavier", 0.0, (-0.95, 0.95), "003, 004"),

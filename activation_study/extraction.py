@@ -6,6 +6,8 @@ Writes ``data/extract_activations/<config>/`` (numpy only):
 - ``labels_<set>.npy`` (int64) and ``indices_<set>.npy`` (the samples of the split part kept);
 - ``pre_<state>_<set>.npy``: pre-activations (the values fed into the activation function,
   after batch norm), shape ``(layers, seeds, samples, nodes)``;
+- ``predicted_<state>_<set>.npy`` (int16): the network's predicted class, ``(seeds, samples)``,
+  so the network's accuracy is known on exactly the extracted samples;
 - ``flow.json``: per state, set and layer, the per-seed variance of pre-activations, of
   activations and of the gradient of each sample's loss with respect to the pre-activations
   (gradient of the summed per-sample cross-entropy, so no 1/N scaling), over samples and nodes.
@@ -57,15 +59,17 @@ def load_state(checkpoint: dict, state: str, device: torch.device | str) -> Batc
     return load_models(checkpoint, key, device=str(device))
 
 
-def extract_state(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor,
-                  chunk: int = CHUNK) -> tuple[list[torch.Tensor], dict[str, np.ndarray]]:
-    """Pre-activations ``(S, N, W)`` per layer (eval mode) and flow variances ``(L, S)``."""
+def extract_state(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, chunk: int = CHUNK
+                  ) -> tuple[list[torch.Tensor], torch.Tensor, dict[str, np.ndarray]]:
+    """Pre-activations ``(S, N, W)`` per layer (eval mode), predicted classes ``(S, N)`` and
+    flow variances ``(L, S)``."""
     model.eval()
     fn = get_activation(model.spec.activation).fn
     depth, s = model.spec.depth, model.num_models
     sums = {key: torch.zeros(2, depth, s, dtype=torch.float64, device=x.device)
             for key in FLOW_KEYS}  # [sum, sum of squares]
     pre_chunks: list[list[torch.Tensor]] = [[] for _ in range(depth)]
+    predicted = []
     for start in range(0, len(x), chunk):
         xb, yb = x[start:start + chunk], y[start:start + chunk]
         logits, pre = model(xb, return_preactivations=True)
@@ -78,9 +82,10 @@ def extract_state(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor,
                     sums[key][0, layer] += v.sum(dim=(1, 2), dtype=torch.float64)
                     sums[key][1, layer] += (v * v).sum(dim=(1, 2), dtype=torch.float64)
                 pre_chunks[layer].append(z.detach().float())
+            predicted.append(logits.argmax(dim=2))
     count = len(x) * model.spec.width
     flow = {key: ((v[1] / count) - (v[0] / count) ** 2).cpu().numpy() for key, v in sums.items()}
-    return [torch.cat(chunks, dim=1) for chunks in pre_chunks], flow
+    return [torch.cat(chunks, dim=1) for chunks in pre_chunks], torch.cat(predicted, dim=1), flow
 
 
 def extract_config(checkpoint: dict, split: Split, out_folder: Path,
@@ -113,9 +118,11 @@ def extract_config(checkpoint: dict, split: Split, out_folder: Path,
                 model.calibrate_batchnorm(data["train"][0])
             flow[state] = {}
             for part in sets:
-                pre, state_flow = extract_state(model, *data[part])
+                pre, predicted, state_flow = extract_state(model, *data[part])
                 stacked = torch.stack(pre).cpu().numpy().astype(dtype)
                 np.save(out / f"pre_{state}_{part}.npy", stacked)
+                np.save(out / f"predicted_{state}_{part}.npy",
+                        predicted.cpu().numpy().astype(np.int16))
                 flow[state][part] = {k: [[significant(x, 7) for x in row] for row in v]
                                     for k, v in state_flow.items()}
         write_json(out / "flow.json", flow)
@@ -123,12 +130,13 @@ def extract_config(checkpoint: dict, split: Split, out_folder: Path,
             "spec": checkpoint["spec"], "seeds": checkpoint["seeds"], "states": states,
             "sets": list(sets), "dtype": dtype, "samples_per_class": samples_per_class,
             "initial_batchnorm": initial_batchnorm,
-            "layout": "pre_<state>_<set>.npy: (layers, seeds, samples, nodes)",
+            "layout": "pre_<state>_<set>.npy: (layers, seeds, samples, nodes); "
+                      "predicted_<state>_<set>.npy: (seeds, samples)",
         })
 
 
 def load_extraction(folder: Path) -> dict:
-    """Meta, flow, labels and memory-mapped pre-activations of an extraction folder."""
+    """Meta, flow, labels, predictions and memory-mapped pre-activations of an extraction."""
     meta = read_json(folder / "meta.json")
     return {
         **meta,
@@ -136,4 +144,6 @@ def load_extraction(folder: Path) -> dict:
         "labels": {part: np.load(folder / f"labels_{part}.npy") for part in meta["sets"]},
         "pre": {(state, part): np.load(folder / f"pre_{state}_{part}.npy", mmap_mode="r")
                 for state in meta["states"] for part in meta["sets"]},
+        "predicted": {(state, part): np.load(folder / f"predicted_{state}_{part}.npy")
+                      for state in meta["states"] for part in meta["sets"]},
     }

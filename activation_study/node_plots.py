@@ -60,7 +60,7 @@ CONFIG_ID = re.compile(r"(?P<dataset>[^-]+)-(?P<activation>[^-]+)-d(?P<depth>\d+
                        r"-w(?P<width>\d+)-bn(?P<bn>true|false)")
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -224,7 +224,7 @@ def histogram_figure(pre: np.ndarray, labels: np.ndarray, nodes: dict[int, Seque
     colours = class_colours(num_classes)
     layers = sorted(nodes)
     cols = max(len(nodes[layer]) for layer in layers)
-    fig = _figure(max(6.4, 1.2 + 2.55 * cols), 1.6 + 2 * (0.55 + 1.55 * len(layers)))
+    fig = new_figure(max(6.4, 1.2 + 2.55 * cols), 1.6 + 2 * (0.55 + 1.55 * len(layers)))
     blocks = fig.subfigures(2, 1)
     names = {"pre": "pre-activation z (input of the activation function)",
              "act": f"activation {activation}(z)"}
@@ -266,7 +266,7 @@ def class_medians_figure(medians: dict[str, np.ndarray], ylabel: str, title: str
     first = next(iter(medians.values()))
     depth, num_classes, width = first.shape
     colours = np.array(class_colours(num_classes))
-    fig = _figure(min(16.0, max(8.0, 2.0 + depth * width / 110)), 0.9 + 2.6 * len(medians))
+    fig = new_figure(min(16.0, max(8.0, 2.0 + depth * width / 110)), 0.9 + 2.6 * len(medians))
     axes = fig.subplots(len(medians), 1, squeeze=False)[:, 0]
     order = np.random.default_rng(0).permutation(num_classes * depth * width)
     x = np.tile(np.arange(depth * width), num_classes)[order]
@@ -295,7 +295,7 @@ def node_activity_figure(rows: dict[str, tuple[np.ndarray, np.ndarray]], colour:
     mean activity over its live nodes, written above the layer with its number of dead nodes.
     """
     depth, width = next(iter(rows.values()))[0].shape
-    fig = _figure(min(16.0, max(8.0, 2.0 + depth * width / 110)), 1.1 + 2.2 * len(rows))
+    fig = new_figure(min(16.0, max(8.0, 2.0 + depth * width / 110)), 1.1 + 2.2 * len(rows))
     axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
     edges = np.arange(depth * width + 1) - 0.5
     for ax, (label, (activity, dead)) in zip(axes, rows.items(), strict=True):
@@ -339,7 +339,7 @@ def class_activity_heatmap(activity: np.ndarray, dead: np.ndarray, title: str) -
     """
     depth, num_classes, width = activity.shape
     dead = np.asarray(dead, dtype=bool)
-    fig = _figure(min(16.0, max(8.0, 2.5 + depth * width / 110)), 1.9 + 0.28 * num_classes)
+    fig = new_figure(min(16.0, max(8.0, 2.5 + depth * width / 110)), 1.9 + 0.28 * num_classes)
     axes = fig.subplots(1, depth, sharey=True, squeeze=False)[0]
     fig.get_layout_engine().set(wspace=0.0, w_pad=0.02)
     cmap = colormaps["viridis"].with_extremes(bad="0.6")
@@ -383,7 +383,7 @@ def activation_probability_figure(probabilities: dict[str, np.ndarray], title: s
     states = list(probabilities)
     depth, width = probabilities[states[0]].shape
     colours = colormaps["viridis"](np.linspace(0, 0.85, depth))
-    fig = _figure(7.2, 4.6)
+    fig = new_figure(7.2, 4.6)
     ax = fig.subplots()
     styles = {"initial": "--", "best": "-"}
     for k in range(depth):
@@ -445,7 +445,7 @@ def sparsity_dead_bars(table: pd.DataFrame) -> Figure:
     slots = [(pair, state) for pair in pairs for state in STATES]
     bar = 0.86 / len(slots)
     depths = [depth for _, _, depth in panels]
-    fig = _figure(min(18.0, max(7.5, 1.4 + 0.11 * len(slots) * sum(depths)
+    fig = new_figure(min(18.0, max(7.5, 1.4 + 0.11 * len(slots) * sum(depths)
                                 + 0.35 * len(panels))), 6.4)
     axes = fig.subplots(2, len(panels), squeeze=False, sharey="row",
                         gridspec_kw={"width_ratios": depths})

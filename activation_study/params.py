@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from activation_study.activations import REGISTRY
+from activation_study.layer_classifiers import ESTIMATORS, PRIORS
 
 PARAMS_FILE = Path("params.yaml")
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "mnist5k", "digits")
@@ -200,6 +201,26 @@ def validate_analysis(params: dict[str, Any]) -> dict[str, Any]:
     target = positive_float(params, "analysis.accuracy_target")
     require(target <= 100, "analysis.accuracy_target", target, "a percentage in (0, 100]")
     return {"accuracy_target": target}
+
+
+def validate_classify(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``classify`` keys of classify_layers@CONFIG (nodes and layers as classifiers)."""
+    floor = positive_float(params, "classify.floor")
+    require(1e-30 <= floor <= 0.01, "classify.floor", floor,
+            "a number in [1e-30, 0.01], e.g. 1.0e-10 (densities are interpolated in float32)")
+    prior = get(params, "classify.prior")
+    require(prior in PRIORS, "classify.prior", prior, " or ".join(PRIORS))
+    estimator = get(params, "classify.estimator")
+    require(estimator in ESTIMATORS, "classify.estimator", estimator, " or ".join(ESTIMATORS))
+    grid = positive_int(params, "classify.grid_per_bandwidth")
+    require(grid >= 4, "classify.grid_per_bandwidth", grid, "an integer >= 4 (24 by default)")
+    tolerance = get(params, "classify.tolerance")
+    require(isinstance(tolerance, int | float) and not isinstance(tolerance, bool)
+            and 0 <= tolerance <= 100, "classify.tolerance", tolerance,
+            "percentage points in [0, 100]")
+    return {"bandwidth": positive_float(params, "classify.bandwidth"), "floor": floor,
+            "prior": prior, "estimator": estimator, "grid_per_bandwidth": grid,
+            "tolerance": float(tolerance)}
 
 
 def validate_plots(params: dict[str, Any], grid: dict[str, list]) -> dict[str, Any]:

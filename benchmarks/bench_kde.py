@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--grid-per-bandwidth", type=int, default=96)
+    parser.add_argument("--grid-per-bandwidth", type=int, default=24)
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     (z, y), (zt, yt) = synthetic_layer(args.samples, args.nodes, args.classes)

@@ -15,30 +15,16 @@ import torch
 
 from activation_study.activations import get_activation
 from activation_study.extraction import FLOW_KEYS, load_extraction
-from activation_study.io import atomic_path, significant, write_csv, write_json
+from activation_study.io import atomic_path, write_csv, write_json
 from activation_study.node_metrics import epochs_to_target, layer_summary
 from activation_study.params import load_params, validate_analysis
-from activation_study.stats import mean_se, summary
+from activation_study.stats import seed_scalars, summary
 from stages._cli import config_argument, run
 
 NODE_KEYS = ("pre_median", "pre_std", "act_median", "act_std", "activity_per_class", "activity",
              "dead", "activation_probability")
 LAYER_KEYS = ("sparsity_pct", "dead_pct", "lifetime_sparsity", "dispersion", "saturation",
               "class_median_spread")
-DIGITS = 5  # significant digits of the JSON scalars
-
-
-def layer_scalars(values: np.ndarray) -> dict:
-    """``{mean, se, per_seed}`` of one per-seed scalar over the seeds where it is defined.
-
-    NaN (e.g. the sparsity of an all-dead layer) is left out of mean and se, and is null.
-    """
-    finite = values[np.isfinite(values)]
-    mean, se = mean_se(finite) if len(finite) else (np.nan, np.nan)
-    return {"mean": significant(mean, DIGITS), "se": significant(se, DIGITS),
-            "per_seed": [significant(v, DIGITS) for v in values]}
-
-
 def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
     spec, flow = extraction["spec"], extraction["flow"][state][part]
     act = get_activation(spec["activation"])
@@ -54,12 +40,12 @@ def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
         np.save(out / f"{state}_{part}_{key}.npy", np.stack([s[key] for s in layers]))
     result = {}
     for index, s in enumerate(layers):
-        scalars = {key: layer_scalars(np.asarray(s[key], dtype=np.float64)) for key in LAYER_KEYS}
+        scalars = {key: seed_scalars(s[key]) for key in LAYER_KEYS}
         for key in FLOW_KEYS:
-            scalars[key] = layer_scalars(np.asarray(flow[key][index], dtype=np.float64))
+            scalars[key] = seed_scalars(flow[key][index])
         result[f"layer_{index + 1}"] = scalars
     network_dead = np.mean([s["dead_pct"] for s in layers], axis=0)  # equal widths
-    result["network"] = {"dead_pct": layer_scalars(network_dead)}
+    result["network"] = {"dead_pct": seed_scalars(network_dead)}
     return result
 
 

@@ -1,8 +1,9 @@
 """Stage summarize: study-wide tables from the per-configuration metrics.
 
 Writes metrics/summarize/study.json (accuracy per configuration; per-layer sparsity and
-dead-node percentages, untrained and trained) and metrics/summarize/tables.md, the same shaped
-like Table 1 of 000 and Tables 5.1 and 5.2 of 001 (training set, mean +- s.e. over seeds).
+dead-node percentages, untrained and trained; per-layer accuracy of the layer classifiers of
+the kept model) and metrics/summarize/tables.md, the same shaped like Table 1 of 000 and
+Tables 5.1 and 5.2 of 001 (training set, mean +- s.e. over seeds) and the data of Fig. 6.2-6.5.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from activation_study.io import read_json, write_atomic, write_json
-from activation_study.params import ParamError, grid_configs, load_params, validate_grid
+from activation_study.params import (
+    ParamError,
+    grid_configs,
+    load_params,
+    validate_classify,
+    validate_grid,
+)
 from stages._cli import run
 
 SUMMARY_KEYS = ("test_acc", "validation_acc", "train_acc", "generalisation_gap", "best_epoch")
@@ -38,9 +45,45 @@ def layer_rows(nodes: dict, key: str) -> dict[str, list[dict]]:
                     if name.startswith("layer_")] for state in STATES}
 
 
+def classifier_rows(classify: dict) -> dict:
+    """Per set of the kept model: each system's per-layer ``{mean, se}``, the network's, and
+    the first layer within the tolerance of the network (of the means over seeds)."""
+    result = {}
+    for part, values in classify["states"]["best"].items():
+        layers = [v for name, v in values.items() if name.startswith("layer_")]
+        result[part] = {
+            "layers": {system: [{"mean": v[system]["mean"], "se": v[system]["se"]}
+                                for v in layers] for system in classify["systems"]},
+            "network": {k: values["network"][k] for k in ("mean", "se")},
+            "reaches_network": {system: r["of_mean"]
+                                for system, r in values["reaches_network"].items()},
+        }
+    return result
+
+
+def classifier_markdown(configs: list[dict], study: dict, depth: int) -> list[str]:
+    tolerance = study["classifier_tolerance"]
+    lines = ["", "## Layers as classifiers, kept model (Fig. 6.2-6.5 of 001)", "",
+             "Accuracy (%) of each layer as a naive-Bayes classifier over its nodes, next to the "
+             f"network's own; *reaches* = first layer within {tolerance} pp of the network "
+             "(means over seeds).", "",
+             "| configuration | set | system | "
+             + " | ".join(f"layer {i}" for i in range(1, depth + 1))
+             + " | network | reaches |", "|---|---|---|" + "---|" * (depth + 2)]
+    for c in configs:
+        for part, values in study["layer_classifiers"][c["id"]].items():
+            for system, per_layer in values["layers"].items():
+                cells = [pm(s) for s in per_layer] + [""] * (depth - len(per_layer))
+                reached = values["reaches_network"][system]
+                lines.append(f"| {c['id']} | {part} | {system} | " + " | ".join(cells)
+                             + f" | {pm(values['network'])} | "
+                             + ("never" if reached is None else f"layer {reached}") + " |")
+    return lines
+
+
 def markdown(configs: list[dict], study: dict) -> str:
     depth = max(c["depth"] for c in configs)
-    lines = ["# Study tables (training set, mean ± s.e. over seeds)", "",
+    lines = ["# Study tables (mean ± s.e. over seeds)", "",
              "## Layer sparsity, % (Table 1 of 000, Table 5.2 of 001)", "",
              "Fraction of samples for which a live node is off, averaged over the layer's live "
              "nodes; dead nodes excluded.", "",
@@ -63,14 +106,17 @@ def markdown(configs: list[dict], study: dict) -> str:
         e = study["epochs_to_target"][c["id"]]
         lines.append(f"| {c['id']} | {e['target_train_acc']} | {pm(e)} | "
                      f"{e['reached']} of {len(e['per_seed'])} |")
+    lines += classifier_markdown(configs, study, depth)
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    grid = validate_grid(load_params())
+    params = load_params()
+    grid = validate_grid(params)
     configs = grid_configs(grid)
     study: dict = {"grid": grid, "configs": {}, "sparsity": {}, "dead_nodes": {},
-                   "epochs_to_target": {}}
+                   "epochs_to_target": {}, "layer_classifiers": {},
+                   "classifier_tolerance": validate_classify(params)["tolerance"]}
     for config in configs:
         metrics, nodes = read_metrics("train", config), read_metrics("compute_metrics", config)
         cid = config["id"]
@@ -81,6 +127,7 @@ def main() -> None:
             "per_layer": layer_rows(nodes, "dead_pct"),
         }
         study["epochs_to_target"][cid] = nodes["epochs_to_target"]
+        study["layer_classifiers"][cid] = classifier_rows(read_metrics("classify_layers", config))
     best = max(study["configs"].items(), key=lambda kv: kv[1]["test_acc"]["mean"])
     study["best_test_acc"] = {"config": best[0], **best[1]["test_acc"]}
     write_json(OUTPUT, study)

@@ -13,6 +13,7 @@ from activation_study.params import (
     data_params,
     load_params,
     validate_analysis,
+    validate_classify,
     validate_extract,
     validate_grid,
     validate_plots,
@@ -31,6 +32,7 @@ def main() -> None:
         validate_train(params, activation)
     validate_extract(params)
     validate_analysis(params)
+    validate_classify(params)
     validate_plots(params, grid)
     write_atomic(MARKER, lambda p: p.write_text("params.yaml passed validation\n"))
     print("params.yaml: ok")

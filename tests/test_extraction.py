@@ -43,8 +43,9 @@ def test_preactivations_and_flow_equal_a_direct_computation(checkpoint):
     y = torch.arange(23) % 10
     for state in model_states(checkpoint):
         model = load_state(checkpoint, state, "cpu")
-        pre, flow = extract_state(model, x, y, chunk=7)  # 4 chunks, the last one short
+        pre, predicted, flow = extract_state(model, x, y, chunk=7)  # 4 chunks, last short
         logits, expected = model(x, return_preactivations=True)
+        torch.testing.assert_close(predicted, logits.argmax(dim=2))
         grads = torch.autograd.grad(per_sample_loss(logits, y.expand(2, -1)).sum(), expected)
         for layer, (z, g) in enumerate(zip(expected, grads, strict=True)):
             torch.testing.assert_close(pre[layer], z.detach())
@@ -78,6 +79,9 @@ def test_folder_format_dtype_and_reproducible_bytes(checkpoint, tmp_path):
     np.testing.assert_array_equal(np.sign(pre16), np.sign(pre32))  # on/off unchanged
     assert np.bincount(half["labels"]["test"]).tolist() == [4] * 10
     assert set(half["flow"]) == {"initial", "epoch1", "best"}
+    predicted = half["predicted"][("best", "test")]
+    assert predicted.dtype == np.int16 and predicted.shape == (2, 40)  # seeds, samples
+    np.testing.assert_array_equal(predicted, full["predicted"][("best", "test")])
 
 
 def test_failed_extraction_leaves_no_folder(checkpoint, tmp_path):
@@ -94,9 +98,9 @@ def test_untrained_batchnorm_is_calibrated_on_the_training_samples():
     x = torch.as_tensor(toy_split()["train"][0]).float() / 255
     y = torch.as_tensor(toy_split()["train"][1])
     model = load_state(checkpoint, "initial", "cpu")
-    identity, _ = extract_state(model, x, y)  # running stats as initialised: mean 0, var 1
+    identity, _, _ = extract_state(model, x, y)  # running stats as initialised: mean 0, var 1
     model.calibrate_batchnorm(x, chunk=40)  # 4 chunks, the last one short
-    calibrated, _ = extract_state(model, x, y)
+    calibrated, _, _ = extract_state(model, x, y)
     for z in calibrated:  # every layer normalised over the set: per node mean 0, variance 1
         torch.testing.assert_close(z.mean(dim=1), torch.zeros(2, 8), atol=1e-4, rtol=0)
         torch.testing.assert_close(z.var(dim=1, unbiased=False), torch.ones(2, 8), atol=2e-3,

@@ -16,6 +16,7 @@ from activation_study.params import (
     grid_configs,
     load_params,
     validate_analysis,
+    validate_classify,
     validate_extract,
     validate_grid,
     validate_plots,
@@ -117,6 +118,14 @@ def test_paper_preset_is_the_full_grid():
     ("plots.configs", ["mnist5k-relu-d9-w200-bnfalse"], "plots.configs"),
     ("plots.seed_index", 3, "plots.seed_index"),
     ("plots.hist_nodes", 0, "plots.hist_nodes"),
+    ("classify.bandwidth", 0, "classify.bandwidth"),
+    ("classify.floor", "1e-10", "classify.floor"),  # PyYAML reads 1e-10 as a string
+    ("classify.floor", 0.5, "classify.floor"),
+    ("classify.floor", 1e-40, "classify.floor"),
+    ("classify.prior", "flat", "classify.prior"),
+    ("classify.estimator", "sklearn", "classify.estimator"),
+    ("classify.grid_per_bandwidth", 2, "classify.grid_per_bandwidth"),
+    ("classify.tolerance", -1, "classify.tolerance"),
 ])
 def test_bad_analysis_parameters(key, value, expected):
     params = edited(key, value)
@@ -124,9 +133,13 @@ def test_bad_analysis_parameters(key, value, expected):
         validate_extract(params)
         validate_analysis(params)
         validate_plots(params, validate_grid(params))
+        validate_classify(params)
 
 
 def test_analysis_defaults_are_valid():
     assert validate_extract(DEFAULTS)["dtype"] == "float16"
     assert validate_analysis(DEFAULTS)["accuracy_target"] == 99.0
     assert len(validate_plots(DEFAULTS, validate_grid(DEFAULTS))["configs"]) == 4
+    assert validate_classify(DEFAULTS) == {
+        "bandwidth": 0.2, "floor": 1e-10, "prior": "class_frequency", "estimator": "binned",
+        "grid_per_bandwidth": 24, "tolerance": 1.0}

@@ -1,7 +1,8 @@
 """End to end: the real dvc.yaml on a tiny grid in a temporary git repository.
 
-`dvc repro`, then one learning-rate edit: only the stages that read it are stale, only they
-rerun, and `dvc metrics diff` reports the change.
+`dvc repro`, then edits of single parameters (learning rate, grid, analysis, extraction,
+classifier): only the stages that read them are stale, only they rerun, and
+`dvc metrics diff` reports the change.
 """
 
 import json
@@ -86,9 +87,26 @@ def test_repro_produces_every_output(project):
         assert set(nodes["states"]) == {"initial", "epoch1", "best"}
         layer = nodes["states"]["best"]["train"]["layer_1"]
         assert 0 <= layer["sparsity_pct"]["mean"] <= 100
+        classify = json.loads((project / f"metrics/classify_layers/{cid}.json").read_text())
+        assert set(classify["states"]) == {"initial", "epoch1", "best"}
+        expected = ["discrete", "continuous", "combined"] if "relu" in cid else [
+            "discrete", "continuous"]
+        assert classify["systems"] == expected
+        test = classify["states"]["best"]["test"]
+        assert all(0 <= test[f"layer_{k}"][s]["mean"] <= 100
+                   for k in range(1, int(cid.split("-d")[1][0]) + 1) for s in expected)
+        # the network's accuracy, measured on the extracted samples, is the train stage's
+        np.testing.assert_allclose(
+            test["network"]["per_seed"],
+            [metrics["per_seed"][str(seed)]["test_acc"] for seed in (0, 1)], atol=1e-3)
+        assert (project / f"plots/classify_layers/{cid}.csv").is_file()
     study = json.loads((project / "metrics/summarize/study.json").read_text())
     assert sorted(study["configs"]) == sorted(ids)
-    assert "Table 5.1" in (project / "metrics/summarize/tables.md").read_text()
+    tables = (project / "metrics/summarize/tables.md").read_text()
+    assert "Table 5.1" in tables and "Layers as classifiers" in tables
+    figures = {p.name for p in (project / "plots/plot_classifiers").glob("*.png")}
+    assert figures == {f"layers_digits_{a}_w8_bn{b}.png" for a in ("relu", "sigmoid")
+                       for b in ("false", "true")} | {"epochs_digits-relu-d2-w8-bnfalse.png"}
     assert list((project / "plots/plot").glob("*.png"))
     assert list((project / "plots/plot_activations/digits-relu-d2-w8-bnfalse").glob("*.png"))
     # datasets and models live in the DVC cache, never in git
@@ -148,9 +166,11 @@ def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
         stale = stale_stages(project)
         new = {s for s in stale if "@" in s}
         assert new == {f"{stage}@digits-{a}-3-8-{b}"
-                       for stage in ("train", "extract_activations", "compute_metrics")
+                       for stage in ("train", "extract_activations", "compute_metrics",
+                                     "classify_layers")
                        for a in ("relu", "sigmoid") for b in ("False", "True")}
-        assert stale - new == {"validate", "summarize", "plot"}  # they read the grid
+        # they read the grid
+        assert stale - new == {"validate", "summarize", "plot", "plot_classifiers"}
     finally:
         (project / "params.yaml").write_text(original)
 
@@ -180,3 +200,24 @@ def test_analysis_and_extraction_edits_never_retrain(project):
         assert len(labels) == 50  # 5 per class
     finally:
         (project / "params.yaml").write_text(original)
+
+
+def test_classifier_edit_reruns_only_classification(project):
+    """Last: leaves the project at a changed bandwidth."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["classify"]["bandwidth"] = 1.0
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    stale = stale_stages(project)
+    assert stale == {"validate"} | {s for s in stale if s.startswith("classify_layers@")}
+    assert len(stale) == 8 + 1
+    out = sh("dvc", "repro", cwd=project).stdout
+    ran = {line.split("'")[1].split("@")[0] for line in out.splitlines()
+           if line.startswith("Running stage")}
+    assert ran == {"validate", "classify_layers", "summarize", "plot_classifiers"}
+    diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
+    changed = {key for path, values in diff.items() if "classify_layers" in path
+               for key in values}
+    assert any(key.endswith(".continuous.mean") for key in changed)
+    assert not any(key.endswith(".discrete.mean") for key in changed)  # no bandwidth there
+    assert not any(path.startswith(("metrics/train/", "metrics/compute_metrics/"))
+                   for path, values in diff.items() if values)

@@ -1,0 +1,50 @@
+"""Stage plot_classifiers: figures of the layer classifiers (dissertation Fig. 6.2-6.7).
+
+Reads metrics/classify_layers/<id>.json of every configuration of the current grid (files of
+configurations no longer in the grid are ignored). Writes plots/plot_classifiers/ as one
+folder: layers_<dataset>_<activation>_w<width>_bn<bool>.png (per-layer accuracy of each system
+for a row of depths, train and test, the network's accuracy dashed: Fig. 6.2-6.5) and
+epochs_<id>.png for each id in plots.configs (the same in every saved state: Fig. 6.6/6.7).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from activation_study.classifier_plots import accuracy_table, write_classifier_figures
+from activation_study.io import atomic_path, read_json
+from activation_study.node_plots import upstream_stage
+from activation_study.params import (
+    ParamError,
+    grid_configs,
+    load_params,
+    validate_grid,
+    validate_plots,
+)
+from stages._cli import run
+
+METRICS = Path("metrics/classify_layers")
+OUTPUT = Path("plots/plot_classifiers")
+
+
+def main() -> None:
+    params = load_params()
+    grid = validate_grid(params)
+    epoch_configs = validate_plots(params, grid)["configs"]
+    configs = grid_configs(grid)
+    missing = [f"{METRICS / (c['id'] + '.json')} is missing: run "
+               f"`dvc repro {upstream_stage('classify_layers', c['id'])}`"
+               for c in configs if not (METRICS / f"{c['id']}.json").is_file()]
+    if missing:
+        raise ParamError("plot_classifiers needs:\n  " + "\n  ".join(missing))
+    frame = accuracy_table({c["id"]: read_json(METRICS / f"{c['id']}.json") for c in configs},
+                           configs)
+    with atomic_path(OUTPUT) as folder:
+        folder.mkdir()
+        written = write_classifier_figures(frame, epoch_configs, folder)
+    for path in written:
+        print(OUTPUT / path.name)
+
+
+if __name__ == "__main__":
+    run(main)

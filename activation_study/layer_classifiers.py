@@ -38,11 +38,12 @@ KERNEL_REACH = 8.0  # bandwidths
 MAX_NODE_BLOCK = 256
 BLOCK_BYTES = 1 << 28  # working memory of one block of binned densities
 EXACT_ELEMENTS = 1 << 22  # kernel terms per step of the exact sum
+EXACT_NODES = 16  # nodes per step of the exact sum
 
 
 def _grid_length(span: float, step: float) -> int:
-    """Grid points covering ``span`` (+ 2 guard points); 0 when nothing is binned."""
-    return 0 if math.isinf(step) else int(math.ceil(span / step)) + 2
+    """Grid points covering ``span`` (+ 2 guard points)."""
+    return int(math.ceil(span / step)) + 2
 
 
 def _log_prior(y_train: np.ndarray, num_classes: int, prior: str) -> torch.Tensor:
@@ -145,21 +146,27 @@ class ExactKDE:
 
     def __init__(self, values: torch.Tensor, labels: torch.Tensor, num_classes: int,
                  bandwidth: float) -> None:
-        self.values, self.bandwidth = values.double(), bandwidth
-        self.onehot = torch.nn.functional.one_hot(labels, num_classes).double()  # (N, C)
-        self.counts = self.onehot.sum(dim=0).clamp(min=1)
+        self.values = values.double().transpose(1, 2).contiguous()  # (S, W, N)
+        self.bandwidth = bandwidth
+        onehot = torch.nn.functional.one_hot(labels, num_classes).double()  # (N, C)
+        self.weights = onehot / onehot.sum(dim=0).clamp(min=1)  # each class's mean
 
     def __call__(self, values: torch.Tensor) -> torch.Tensor:
-        """Densities ``(S, M, W, C)``, a few evaluated samples at a time (``EXACT_ELEMENTS``)."""
-        s, n, w = self.values.shape
-        block = max(1, EXACT_ELEMENTS // (s * n * w))
-        parts = []
-        for start in range(0, values.shape[1], block):
-            diff = ((values[:, start:start + block].double()[:, :, None, :]
-                     - self.values[:, None, :, :]) / self.bandwidth)
-            kernel = torch.exp(-0.5 * diff**2) / (self.bandwidth * math.sqrt(2 * math.pi))
-            parts.append(torch.einsum("smnw,nc->smwc", kernel, self.onehot) / self.counts)
-        return torch.cat(parts, dim=1)
+        """Densities ``(S, M, W, C)``, ``EXACT_NODES`` nodes and as many evaluated samples as
+        fit in ``EXACT_ELEMENTS`` kernel terms at a time (a batched matrix product each)."""
+        s, w, n = self.values.shape
+        block = max(1, EXACT_ELEMENTS // (s * n * min(w, EXACT_NODES)))
+        norm = self.bandwidth * math.sqrt(2 * math.pi)
+        result = torch.empty(s, values.shape[1], w, self.weights.shape[1], dtype=torch.float64,
+                             device=values.device)
+        for first in range(0, w, EXACT_NODES):
+            nodes = slice(first, first + EXACT_NODES)
+            train = self.values[:, nodes, None, :]  # (S, w, 1, N)
+            for start in range(0, values.shape[1], block):
+                at = values[:, start:start + block, nodes].double().transpose(1, 2)  # (S, w, m)
+                kernel = torch.exp(-0.5 * ((at[..., None] - train) / self.bandwidth) ** 2) / norm
+                result[:, start:start + block, nodes] = (kernel @ self.weights).transpose(1, 2)
+        return result
 
 
 def layer_accuracies(
@@ -179,9 +186,9 @@ def layer_accuracies(
     """Per system and evaluated set, the layer's accuracy (%) per seed, ``(S,)``.
 
     ``z_*``: pre-activations ``(S, N, W)`` of one layer; ``is_on`` maps pre-activations to the
-    boolean theta; ``systems`` from ``SYSTEMS``. Nodes are processed in blocks of similar
-    value range (the binned grid of a block spans its widest node), each block bounded by
-    ``BLOCK_BYTES`` of working memory.
+    boolean theta; ``systems`` from ``SYSTEMS``. The discrete system takes every node at once;
+    densities are estimated in blocks of nodes of similar value range (the binned grid of a
+    block spans its widest node), each bounded by ``BLOCK_BYTES`` of working memory.
     """
     unknown = sorted(set(systems) - set(SYSTEMS))
     if estimator not in ESTIMATORS or prior not in PRIORS or unknown:
@@ -202,36 +209,38 @@ def layer_accuracies(
     everything = [train] + [z for z, _ in sets.values()]
     lo = torch.stack([v.amin(dim=1) for v in everything]).amin(dim=0) - bandwidth  # (S, W)
     hi = torch.stack([v.amax(dim=1) for v in everything]).amax(dim=0) + bandwidth
-    needs_density = bool({"continuous", "combined"} & set(systems))
-    for nodes in _node_blocks((hi - lo).amax(dim=0), train.shape[0] * num_classes,
-                              bandwidth / grid_per_bandwidth if needs_density else math.inf):
+    p_on = on_probability(is_on(train).double(), labels, num_classes).clamp(floor, 1 - floor)
+    log_on, log_off = p_on.log(), (1 - p_on).log()  # (S, C, W)
+    if "discrete" in systems:  # every node at once: independent of the density blocks
+        for name, (z_all, _) in sets.items():
+            for start in range(0, z_all.shape[1], CHUNK):
+                on = is_on(z_all[:, start:start + CHUNK]).double()  # (S, M, W)
+                scores[name]["discrete"][:, start:start + CHUNK] += (
+                    torch.einsum("smw,scw->smc", on, log_on)
+                    + torch.einsum("smw,scw->smc", 1 - on, log_off))
+    blocks = []
+    if {"continuous", "combined"} & set(systems):
+        blocks = _node_blocks((hi - lo).amax(dim=0), train.shape[0] * num_classes,
+                              bandwidth / grid_per_bandwidth)
+    for nodes in blocks:
         block = train[:, :, nodes]
-        p_on = on_probability(is_on(block).double(), labels, num_classes).clamp(floor, 1 - floor)
-        log_on, log_off = p_on.log(), (1 - p_on).log()  # (S, C, w)
-        density = None
-        if needs_density and estimator == "exact":
-            density = ExactKDE(block, labels, num_classes, bandwidth)
-        elif needs_density:
+        if estimator == "exact":
+            density: ExactKDE | BinnedKDE = ExactKDE(block, labels, num_classes, bandwidth)
+        else:
             density = BinnedKDE(block, labels, num_classes, bandwidth,
                                 torch.stack([lo[:, nodes], hi[:, nodes]]), grid_per_bandwidth)
         for name, (z_all, _) in sets.items():
             for start in range(0, z_all.shape[1], CHUNK):
                 z = z_all[:, start:start + CHUNK][:, :, nodes]
                 rows = slice(start, start + CHUNK)
-                on = is_on(z).double()  # (S, M, w)
-                if "discrete" in systems:
-                    scores[name]["discrete"][:, rows] += (
-                        torch.einsum("smw,scw->smc", on, log_on)
-                        + torch.einsum("smw,scw->smc", 1 - on, log_off))
-                if density is None:
-                    continue
                 log_f = density(z).clamp_(min=floor).log_().double()  # (S, M, w, C)
                 if "continuous" in systems:
                     scores[name]["continuous"][:, rows] += log_f.sum(dim=2)
                 if "combined" in systems:
+                    on = is_on(z).double()  # (S, M, w)
                     scores[name]["combined"][:, rows] += (
                         torch.einsum("smw,smwc->smc", on, log_f)
-                        + torch.einsum("smw,scw->smc", 1 - on, log_off))
+                        + torch.einsum("smw,scw->smc", 1 - on, log_off[:, :, nodes]))
     return {system: {name: (100.0 * (scores[name][system].argmax(dim=2) == y[None])
                             .double().mean(dim=1)).cpu().numpy()
                      for name, (_, y) in sets.items()}
@@ -244,7 +253,7 @@ def _node_blocks(span: torch.Tensor, curves_per_node: int, step: float) -> list[
     A binned block costs about 24 bytes per grid point of each of its curves (counts,
     spectrum, smoothed), on a grid as long as the block's widest span.
     """
-    order = torch.argsort(span.cpu())
+    order = torch.argsort(span.cpu(), stable=True)
     widths = span.cpu()[order]
     blocks, first = [], 0
     while first < len(order):

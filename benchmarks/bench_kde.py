@@ -8,6 +8,7 @@ ratio, the largest per-layer accuracy difference, and the largest relative densi
 the evaluated points (densities at or above the floor, on a sample of test points).
 
     PYTHONPATH=. python benchmarks/bench_kde.py [--samples 10000] [--nodes 200] [--json out]
+    PYTHONPATH=. python benchmarks/bench_kde.py --device cuda
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--grid-per-bandwidth", type=int, default=24)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
     (z, y), (zt, yt) = synthetic_layer(args.samples, args.nodes, args.classes)
     evaluations = {"train": (z, y), "test": (zt, yt)}
     accuracy, seconds = {}, {}
@@ -54,15 +57,18 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         accuracy[estimator] = layer_accuracies(
             z, y, evaluations, args.classes, lambda v: v > 0, SYSTEMS, estimator=estimator,
-            grid_per_bandwidth=args.grid_per_bandwidth)
+            grid_per_bandwidth=args.grid_per_bandwidth, device=device)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         seconds[estimator] = time.perf_counter() - start
         print(f"{estimator}: {seconds[estimator]:.2f} s", flush=True)
     worst = max(abs(float(accuracy["binned"][s][p][0]) - float(accuracy["exact"][s][p][0]))
                 for s in SYSTEMS for p in evaluations)
 
     nodes = slice(0, min(32, args.nodes))
-    train, labels = torch.from_numpy(z[:, :, nodes]), torch.from_numpy(y)
-    probe = torch.from_numpy(zt[:, :500, nodes])
+    train = torch.from_numpy(z[:, :, nodes]).to(device)
+    labels = torch.from_numpy(y).to(device)
+    probe = torch.from_numpy(zt[:, :500, nodes]).to(device)
     lo = torch.minimum(train.amin(1), probe.amin(1)) - 0.2
     hi = torch.maximum(train.amax(1), probe.amax(1)) + 0.2
     binned = BinnedKDE(train, labels, args.classes, 0.2, torch.stack([lo, hi]),
@@ -72,8 +78,10 @@ def main(argv: list[str] | None = None) -> dict:
     relative = float(((binned - exact).abs() / exact)[mask].max())
 
     result = {
-        "device": f"cpu ({platform.processor() or platform.machine()}, "
-                  f"{torch.get_num_threads()} threads)",
+        "device": (torch.cuda.get_device_name(device) if device.type == "cuda" else
+                   f"cpu ({platform.processor() or platform.machine()}, "
+                   f"{torch.get_num_threads()} threads)"),
+        "grid_per_bandwidth": args.grid_per_bandwidth,
         "samples": args.samples, "nodes": args.nodes, "classes": args.classes,
         "seconds": seconds, "speedup": seconds["exact"] / seconds["binned"],
         "max_accuracy_difference_pp": worst, "max_relative_density_error": relative,

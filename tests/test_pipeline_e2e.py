@@ -175,6 +175,30 @@ def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
         (project / "params.yaml").write_text(original)
 
 
+def test_classifier_edit_reruns_only_classification(project):
+    original = (project / "params.yaml").read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["classify"]["bandwidth"] = 1.0
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        stale = stale_stages(project)
+        assert stale == {"validate"} | {s for s in stale if s.startswith("classify_layers@")}
+        assert len(stale) == 8 + 1
+        out = sh("dvc", "repro", cwd=project).stdout
+        ran = {line.split("'")[1].split("@")[0] for line in out.splitlines()
+               if line.startswith("Running stage")}
+        assert ran == {"validate", "classify_layers", "summarize", "plot_classifiers"}
+        diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
+        changed = {key for path, values in diff.items() if "classify_layers" in path
+                   for key in values}
+        assert any(key.endswith(".continuous.mean") for key in changed)
+        assert not any(key.endswith(".discrete.mean") for key in changed)  # no bandwidth there
+        assert not any(path.startswith(("metrics/train/", "metrics/compute_metrics/"))
+                       for path, values in diff.items() if values)
+    finally:
+        (project / "params.yaml").write_text(original)
+        sh("dvc", "repro", cwd=project)  # back in step (from the run cache)
+
 def test_analysis_and_extraction_edits_never_retrain(project):
     original = (project / "params.yaml").read_text()
     configs = 8
@@ -201,23 +225,3 @@ def test_analysis_and_extraction_edits_never_retrain(project):
     finally:
         (project / "params.yaml").write_text(original)
 
-
-def test_classifier_edit_reruns_only_classification(project):
-    """Last: leaves the project at a changed bandwidth."""
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["classify"]["bandwidth"] = 1.0
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    stale = stale_stages(project)
-    assert stale == {"validate"} | {s for s in stale if s.startswith("classify_layers@")}
-    assert len(stale) == 8 + 1
-    out = sh("dvc", "repro", cwd=project).stdout
-    ran = {line.split("'")[1].split("@")[0] for line in out.splitlines()
-           if line.startswith("Running stage")}
-    assert ran == {"validate", "classify_layers", "summarize", "plot_classifiers"}
-    diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
-    changed = {key for path, values in diff.items() if "classify_layers" in path
-               for key in values}
-    assert any(key.endswith(".continuous.mean") for key in changed)
-    assert not any(key.endswith(".discrete.mean") for key in changed)  # no bandwidth there
-    assert not any(path.startswith(("metrics/train/", "metrics/compute_metrics/"))
-                   for path, values in diff.items() if values)

@@ -176,6 +176,8 @@ def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
 
 
 def test_classifier_edit_reruns_only_classification(project):
+    sh("git", "add", "-A", cwd=project)  # earlier tests' results become the baseline
+    sh("git", "commit", "-qm", "before the bandwidth edit", "--allow-empty", cwd=project)
     original = (project / "params.yaml").read_text()
     try:
         params = yaml.safe_load(original)

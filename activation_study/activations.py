@@ -5,6 +5,10 @@ counts as "on" (theta = 1, dissertation ch. 5: the activation is above the thres
 which band of activation values is "not saturated" (seed 004's activation probability) and
 whether the layer classifiers' "combined" system applies (dissertation ch. 6: the function
 discards the magnitude of "off" pre-activations and keeps that of "on" ones, as ReLU does).
+
+A function with a shape parameter (leaky ReLU's slope, leaky tanh's negative-side factor)
+takes it from ``train.shape.<name>``; the trained model's spec records it, so every later
+stage computes the same function. :func:`get_activation` binds it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 INIT_RULES = ("he", "xavier")
+TANH_BAND = 0.95  # |tanh| < 0.95 is "not saturated" (seed 004)
 
 
 @dataclass(frozen=True)
@@ -33,21 +39,83 @@ class Activation:
             raise ValueError(f"activation {self.name}: init must be one of {INIT_RULES}")
 
 
-REGISTRY: dict[str, Activation] = {
-    a.name: a
-    for a in (
-        # ReLU family: active (not saturated) where g(z) > 0
-        Activation("relu", torch.relu, "he", 0.0, (0.0, math.inf), "000, 001",
-                   combined_system=True),
-        # sigmoid(z) = (1 + tanh(z/2)) / 2: the same band as tanh's |tanh| < 0.95
-        Activation("sigmoid", torch.sigmoid, "xavier", 0.5, (0.025, 0.975), "000, 001"),
-        Activation("tanh", torch.tanh, "xavier", 0.0, (-0.95, 0.95), "003, 004"),
-    )
+@dataclass(frozen=True)
+class Family:
+    """A registry entry: builds the :class:`Activation` for a shape parameter value."""
+
+    build: Callable[[float], Activation]
+    shape: str | None = None  # name of the shape parameter, None when there is none
+    default: float | None = None  # the shape's default (params.yaml, train.shape.<name>)
+    shape_range: tuple[float, float] = (0.0, 1.0)  # open interval of allowed shapes
+
+
+def _relu(_: float) -> Activation:
+    # ReLU family: active (not saturated) where g(z) > 0
+    return Activation("relu", torch.relu, "he", 0.0, (0.0, math.inf), "000, 001",
+                      combined_system=True)
+
+
+def _sigmoid(_: float) -> Activation:
+    # sigmoid(z) = (1 + tanh(z/2)) / 2: the same band as tanh's |tanh| < 0.95
+    return Activation("sigmoid", torch.sigmoid, "xavier", 0.5, (0.025, 0.975), "000, 001")
+
+
+def _tanh(_: float) -> Activation:
+    return Activation("tanh", torch.tanh, "xavier", 0.0, (-TANH_BAND, TANH_BAND), "003, 004")
+
+
+def _leaky_relu(slope: float) -> Activation:
+    # the negative side keeps its magnitude (scaled): no combined system; ReLU-family band
+    return Activation("leaky_relu", lambda z: F.leaky_relu(z, slope), "he", 0.0,
+                      (0.0, math.inf), "003")
+
+
+def _rescaled_sigmoid(_: float) -> Activation:
+    # 4 sigmoid(z) - 2 = 2 tanh(z/2): tanh's band, scaled by 2
+    return Activation("rescaled_sigmoid", lambda z: 4 * torch.sigmoid(z) - 2, "xavier", 0.0,
+                      (-1.9, 1.9), "003")
+
+
+def _leaky_tanh(factor: float) -> Activation:
+    # tanh for z >= 0, factor * tanh(z) below: tanh's band on each side, scaled below 0
+    def fn(z: torch.Tensor) -> torch.Tensor:
+        t = torch.tanh(z)
+        return torch.where(z >= 0, t, factor * t)
+
+    return Activation("leaky_tanh", fn, "xavier", 0.0, (-factor * TANH_BAND, TANH_BAND), "003")
+
+
+def _elu(_: float) -> Activation:
+    # alpha = 1: saturates towards -1 for z << 0; on where the output is > 0 (z > 0)
+    return Activation("elu", F.elu, "he", 0.0, (-TANH_BAND, math.inf), "modern networks")
+
+
+def _gelu(_: float) -> Activation:
+    # the ReLU family's rule: not saturated where g(z) > 0 (z > 0)
+    return Activation("gelu", F.gelu, "he", 0.0, (0.0, math.inf), "modern networks")
+
+
+def _silu(_: float) -> Activation:
+    return Activation("silu", F.silu, "he", 0.0, (0.0, math.inf), "modern networks")
+
+
+REGISTRY: dict[str, Family] = {
+    "relu": Family(_relu),
+    "sigmoid": Family(_sigmoid),
+    "tanh": Family(_tanh),
+    "leaky_relu": Family(_leaky_relu, shape="slope", default=0.01),
+    "rescaled_sigmoid": Family(_rescaled_sigmoid),
+    "leaky_tanh": Family(_leaky_tanh, shape="factor", default=0.25),
+    "elu": Family(_elu),
+    "gelu": Family(_gelu),
+    "silu": Family(_silu),
 }
 
 
-def get_activation(name: str) -> Activation:
+def get_activation(name: str, shape: float | None = None) -> Activation:
+    """The activation ``name`` with its shape parameter (the registry's default if None)."""
     try:
-        return REGISTRY[name]
+        family = REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown activation {name!r}; known: {', '.join(REGISTRY)}") from None
+    return family.build(family.default if shape is None else shape)

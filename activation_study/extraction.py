@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activation_study.activations import get_activation
 from activation_study.engine import load_models, per_sample_loss, resolve_device
 from activation_study.io import atomic_path, read_json, significant, write_json
 from activation_study.model import BatchedMLP
@@ -64,7 +63,7 @@ def extract_state(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, chunk: in
     """Pre-activations ``(S, N, W)`` per layer (eval mode), predicted classes ``(S, N)`` and
     flow variances ``(L, S)``."""
     model.eval()
-    fn = get_activation(model.spec.activation).fn
+    fn = model.act
     depth, s = model.spec.depth, model.num_models
     sums = {key: torch.zeros(2, depth, s, dtype=torch.float64, device=x.device)
             for key in FLOW_KEYS}  # [sum, sum of squares]

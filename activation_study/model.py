@@ -36,6 +36,7 @@ class ModelSpec:
     batchnorm: bool
     activation: str
     num_classes: int = NUM_CLASSES
+    shape: float | None = None  # the activation's shape parameter (train.shape.<activation>)
 
     def layer_dims(self) -> list[tuple[int, int]]:
         dims = [self.input_dim] + [self.width] * self.depth + [self.num_classes]
@@ -66,7 +67,7 @@ class BatchedMLP(nn.Module):
         super().__init__()
         self.spec = spec
         self.num_models = num_models
-        self.act = get_activation(spec.activation).fn
+        self.act = get_activation(spec.activation, spec.shape).fn
         s = num_models
         self.weights = nn.ParameterList(
             nn.Parameter(torch.empty(s, fan_in, fan_out)) for fan_in, fan_out in spec.layer_dims()
@@ -84,7 +85,7 @@ class BatchedMLP(nn.Module):
 
     def initialise(self, generators: list[torch.Generator]) -> None:
         """Draw each model's weights from its own generator (biases and BN shift stay 0)."""
-        rule = get_activation(self.spec.activation).init
+        rule = get_activation(self.spec.activation, self.spec.shape).init
         with torch.no_grad():
             for w, (fan_in, fan_out) in zip(self.weights, self.spec.layer_dims(), strict=True):
                 std = init_std(rule, fan_in, fan_out)

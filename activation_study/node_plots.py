@@ -209,7 +209,8 @@ def _class_histograms(ax: Axes, values: np.ndarray, labels: np.ndarray,
 
 
 def histogram_figure(pre: np.ndarray, labels: np.ndarray, nodes: dict[int, Sequence[int]],
-                     activation: str, num_classes: int, title: str) -> Figure:
+                     activation: str, num_classes: int, title: str,
+                     shape: float | None = None) -> Figure:
     """Per-class histograms at chosen nodes: pre-activations (top block), activations (bottom).
 
     ``pre`` (L, N, W): pre-activations of one network on one sample set (a memory map is
@@ -219,7 +220,7 @@ def histogram_figure(pre: np.ndarray, labels: np.ndarray, nodes: dict[int, Seque
     classes; a bin far taller than the rest (ReLU's zeros) is clipped, and the share of
     samples at a single value (ReLU's zeros) is written in the panel.
     """
-    fn = get_activation(activation).fn
+    fn = get_activation(activation, shape).fn
     labels = np.asarray(labels)
     colours = class_colours(num_classes)
     layers = sorted(nodes)
@@ -567,7 +568,7 @@ def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
     activation = spec["activation"]
     num_classes = int(spec["num_classes"])
     network = f"{extraction_dir.name}, seed {seeds[seed_index]}"
-    threshold = get_activation(activation).on_threshold
+    threshold = get_activation(activation, spec.get("shape")).on_threshold
 
     def metric(state: str, part: str, key: str) -> np.ndarray:
         return np.load(metrics_dir / f"{state}_{part}_{key}.npy", mmap_mode="r")[:, seed_index]
@@ -589,7 +590,7 @@ def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
             pre, labels, nodes, activation, num_classes,
             f"{network}\nclass distributions at single nodes, {STATE_LABEL[state]}, training set"
             "\nnodes: live nodes ranked by spread of class medians (trained): the top one, then "
-            "evenly spaced ranks"),
+            "evenly spaced ranks", shape=spec.get("shape")),
             f"histograms_{state}.png")
 
     for key, name, what in (("act_median", "class_medians.png", f"activations {activation}(z)"),

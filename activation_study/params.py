@@ -130,6 +130,21 @@ def validate_grid(params: dict[str, Any]) -> dict[str, list]:
     }
 
 
+def activation_shape(params: dict[str, Any], activation: str) -> float | None:
+    """``train.shape.<activation>``: a number in the family's range, or null where the
+    function has no shape parameter."""
+    family = REGISTRY[activation]
+    key = f"train.shape.{activation}"
+    if family.shape is None:
+        value = get(params, key)
+        require(value is None, key, value, f"null ({activation} has no shape parameter)")
+        return None
+    value = positive_float(params, key)
+    low, high = family.shape_range
+    require(low < value < high, key, value, f"its {family.shape}, a number in ({low}, {high})")
+    return value
+
+
 def validate_train(params: dict[str, Any], activation: str) -> dict[str, Any]:
     """The ``train`` keys one configuration reads, checked; returns them as plain values."""
     require(activation in REGISTRY, "grid.activations", activation, f"one of {', '.join(REGISTRY)}")

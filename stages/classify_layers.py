@@ -67,7 +67,7 @@ def classify_state(extraction: dict, state: str, systems: tuple[str, ...],
                    settings: dict, device: torch.device) -> dict:
     """``{set: {layer_k: {system: scalars}, network: scalars, reaches_network: ...}}``."""
     spec, labels = extraction["spec"], extraction["labels"]
-    act = get_activation(spec["activation"])
+    act = get_activation(spec["activation"], spec.get("shape"))
 
     def is_on(z: torch.Tensor) -> torch.Tensor:
         return act.fn(z) > act.on_threshold

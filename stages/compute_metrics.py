@@ -27,7 +27,7 @@ LAYER_KEYS = ("sparsity_pct", "dead_pct", "lifetime_sparsity", "dispersion", "sa
               "class_median_spread")
 def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
     spec, flow = extraction["spec"], extraction["flow"][state][part]
-    act = get_activation(spec["activation"])
+    act = get_activation(spec["activation"], spec.get("shape"))
     pre, labels = extraction["pre"][state, part], extraction["labels"][part]
 
     def fn(z: np.ndarray) -> np.ndarray:

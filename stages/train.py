@@ -17,6 +17,7 @@ from activation_study.engine import TrainSettings, train_batched
 from activation_study.io import atomic_path, write_csv, write_json
 from activation_study.model import ModelSpec
 from activation_study.params import (
+    activation_shape,
     config_id,
     dataset_name,
     load_params,
@@ -44,6 +45,7 @@ def main() -> None:
     require(args.depth >= 1, "grid.depths", args.depth, "integers >= 1")
     require(args.width >= 1, "grid.widths", args.width, "integers >= 1")
     settings = TrainSettings(**validate_train(params, args.activation))
+    shape = activation_shape(params, args.activation)
     batchnorm = args.batchnorm == "true"
     name = config_id(args.dataset, args.activation, args.depth, args.width, batchnorm)
 
@@ -52,7 +54,7 @@ def main() -> None:
     require(settings.batch_size <= n_train, "train.batch_size", settings.batch_size,
             f"at most the {n_train} training samples of {args.dataset}")
     spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,
-                     batchnorm=batchnorm, activation=args.activation)
+                     batchnorm=batchnorm, activation=args.activation, shape=shape)
 
     with atomic_path(Path("data/train") / name) as folder:
         folder.mkdir()

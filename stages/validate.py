@@ -10,6 +10,7 @@ from pathlib import Path
 
 from activation_study.io import write_atomic
 from activation_study.params import (
+    activation_shape,
     data_params,
     load_params,
     validate_analysis,
@@ -30,6 +31,7 @@ def main() -> None:
     data_params(params)
     for activation in grid["activations"]:
         validate_train(params, activation)
+        activation_shape(params, activation)
     validate_extract(params)
     validate_analysis(params)
     validate_classify(params)

@@ -19,6 +19,7 @@ def test_systems_follow_the_registry():
     assert systems_for("relu") == ("discrete", "continuous", "combined")
     assert systems_for("sigmoid") == ("discrete", "continuous")
     assert systems_for("tanh") == ("discrete", "continuous")
+    assert systems_for("leaky_relu") == ("discrete", "continuous")
 
 
 def test_first_layer_within_tolerance_of_the_network():

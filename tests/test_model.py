@@ -84,8 +84,10 @@ def test_stack_equals_separate_sequential_networks(batchnorm, activation, traini
         torch.testing.assert_close(batched[k], ref(x[k]), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("activation,rule", [("relu", "he"), ("sigmoid", "xavier"),
-                                             ("tanh", "xavier")])
+@pytest.mark.parametrize("activation,rule", [
+    ("relu", "he"), ("sigmoid", "xavier"), ("tanh", "xavier"), ("leaky_relu", "he"),
+    ("rescaled_sigmoid", "xavier"), ("leaky_tanh", "xavier"), ("elu", "he"), ("gelu", "he"),
+    ("silu", "he")])
 def test_init_statistics(activation, rule):
     assert get_activation(activation).init == rule
     model = build_model(ModelSpec(784, 2, 400, False, activation), seeds=[0])

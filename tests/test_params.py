@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from activation_study.activations import REGISTRY
 from activation_study.params import (
     ParamError,
+    activation_shape,
     config_id,
     data_params,
     grid_configs,
@@ -77,6 +79,23 @@ def test_bad_grid_or_data(key, value, expected):
 def test_bad_train(key, value, expected):
     with pytest.raises(ParamError, match=expected):
         validate_train(edited(key, value), "relu")
+
+
+@pytest.mark.parametrize("activation,value,expected", [
+    ("relu", 0.1, "no shape parameter"),
+    ("leaky_relu", None, "train.shape.leaky_relu"),
+    ("leaky_relu", 1.5, "a number in \\(0.0, 1.0\\)"),
+    ("leaky_tanh", 0, "train.shape.leaky_tanh"),
+])
+def test_bad_activation_shape(activation, value, expected):
+    with pytest.raises(ParamError, match=expected):
+        activation_shape(edited(f"train.shape.{activation}", value), activation)
+
+
+def test_activation_shapes_of_the_defaults():
+    assert {name: activation_shape(DEFAULTS, name) for name in REGISTRY} == {
+        "relu": None, "sigmoid": None, "tanh": None, "leaky_relu": 0.01,
+        "rescaled_sigmoid": None, "leaky_tanh": 0.25, "elu": None, "gelu": None, "silu": None}
 
 
 def test_missing_learning_rate_names_the_key():

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
+from activation_study.activations import REGISTRY
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = {
@@ -49,10 +51,8 @@ def write_params(project: Path, updates: dict) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """A copy of the repository's code (no results) with a tiny grid, after one `dvc repro`."""
-    project = tmp_path_factory.mktemp("pipeline")
+def make_project(project: Path, params: dict) -> Path:
+    """A copy of the repository's code (no results) with ``params``, after one `dvc repro`."""
     files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
     for rel in files.split():
         if rel.split("/")[0] in ("data", "metrics", "plots") or rel == "dvc.lock":
@@ -60,7 +60,7 @@ def project(tmp_path_factory) -> Path:
         if (ROOT / rel).is_file():
             (project / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, project / rel)
-    write_params(project, TINY)
+    write_params(project, params)
     sh("git", "init", "-q", cwd=project)
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "tiny study", cwd=project)
@@ -68,6 +68,12 @@ def project(tmp_path_factory) -> Path:
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "results", cwd=project)
     return project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """The tiny grid, after one `dvc repro`."""
+    return make_project(tmp_path_factory.mktemp("pipeline"), TINY)
 
 
 def stale_stages(project: Path) -> set[str]:
@@ -227,3 +233,24 @@ def test_analysis_and_extraction_edits_never_retrain(project):
     finally:
         (project / "params.yaml").write_text(original)
 
+
+
+def test_every_activation_runs_every_stage(tmp_path):
+    """Each registered function through training, extraction, analyses and figures."""
+    names = list(REGISTRY)
+    ids = [f"digits-{name}-d1-w8-bnfalse" for name in names]
+    project = make_project(tmp_path, {
+        "grid": {**TINY["grid"], "activations": names, "depths": [1], "batchnorm": [False]},
+        "train": {**TINY["train"], "epochs": 1, "snapshot_epochs": [],
+                  "lr": {name: 0.01 for name in names}},
+        "plots": {**TINY["plots"], "configs": ids}})
+    assert stale_stages(project) == set()
+    for cid in ids:
+        nodes = json.loads((project / f"metrics/compute_metrics/{cid}.json").read_text())
+        assert 0 <= nodes["states"]["best"]["train"]["layer_1"]["sparsity_pct"]["mean"] <= 100
+        classify = json.loads((project / f"metrics/classify_layers/{cid}.json").read_text())
+        assert 0 <= classify["states"]["best"]["test"]["layer_1"]["continuous"]["mean"] <= 100
+        assert len(list((project / f"plots/plot_activations/{cid}").glob("*.png"))) == 7
+    meta = json.loads((project / "data/extract_activations/digits-leaky_relu-d1-w8-bnfalse"
+                       / "meta.json").read_text())
+    assert meta["spec"]["shape"] == 0.01  # the shape parameter travels with the model

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean paper
+.PHONY: setup run test lint bench clean paper extended plan
 
 setup: $(STAMP)
 
@@ -32,7 +32,16 @@ bench: setup
 clean:
 	rm -rf $(VENV)
 
-# The paper's full grid (presets/paper.yaml): run it on a branch, it replaces params.yaml.
-paper: setup
-	cp presets/paper.yaml params.yaml
+# Dry run: stages and training compute of a parameter file (`make plan PARAMS=presets/paper.yaml`).
+PARAMS ?= params.yaml
+plan: setup
+	$(BIN)/python -m activation_study.plan $(PARAMS)
+
+# The paper's full grid (presets/paper.yaml) and the grid with every activation
+# (presets/extended.yaml): run them on a branch, they replace params.yaml. The plan is printed
+# first; the run starts after 10 seconds (Ctrl-C to stop).
+paper extended: setup
+	$(BIN)/python -m activation_study.plan presets/$@.yaml
+	sleep 10
+	cp presets/$@.yaml params.yaml
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro

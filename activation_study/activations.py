@@ -6,9 +6,11 @@ which band of activation values is "not saturated" (seed 004's activation probab
 whether the layer classifiers' "combined" system applies (dissertation ch. 6: the function
 discards the magnitude of "off" pre-activations and keeps that of "on" ones, as ReLU does).
 
-A function with a shape parameter (leaky ReLU's slope, leaky tanh's negative-side factor)
-takes it from ``train.shape.<name>``; the trained model's spec records it, so every later
-stage computes the same function. :func:`get_activation` binds it.
+A function with a shape parameter (leaky ReLU's slope, leaky tanh's negative-side factor,
+PReLU's initial slope) takes it from ``train.shape.<name>``; the trained model's spec records
+it, so every later stage computes the same function. :func:`get_activation` binds it. PReLU's
+slopes are learned, one per node and seed (``learned_slope``): the model holds them, and
+extraction saves them for the analyses.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Activation:
     band: tuple[float, float]  # not saturated where low < activation < high
     source: str
     combined_system: bool = False  # the ch. 6 combined classifier approximates the network
+    learned_slope: float | None = None  # PReLU: the initial value of its learned slopes
 
     def __post_init__(self) -> None:
         if self.init not in INIT_RULES:
@@ -85,6 +88,18 @@ def _leaky_tanh(factor: float) -> Activation:
     return Activation("leaky_tanh", fn, "xavier", 0.0, (-factor * TANH_BAND, TANH_BAND), "003")
 
 
+def prelu(z: torch.Tensor, slope: torch.Tensor | float) -> torch.Tensor:
+    """z, or ``slope * z`` below 0; ``slope`` broadcasts (one per node and seed)."""
+    return torch.where(z >= 0, z, slope * z)
+
+
+def _prelu(initial: float) -> Activation:
+    # fn with the initial slope (> 0): on/off (z > 0) and the band need nothing learned; the
+    # activation values of a trained network use its learned slopes (see module docstring)
+    return Activation("prelu", lambda z: prelu(z, initial), "he", 0.0, (0.0, math.inf),
+                      "003 (He et al. 2015)", learned_slope=initial)
+
+
 def _elu(_: float) -> Activation:
     # alpha = 1: saturates towards -1 for z << 0; on where the output is > 0 (z > 0)
     return Activation("elu", F.elu, "he", 0.0, (-TANH_BAND, math.inf), "modern networks")
@@ -106,6 +121,7 @@ REGISTRY: dict[str, Family] = {
     "leaky_relu": Family(_leaky_relu, shape="slope", default=0.01),
     "rescaled_sigmoid": Family(_rescaled_sigmoid),
     "leaky_tanh": Family(_leaky_tanh, shape="factor", default=0.25),
+    "prelu": Family(_prelu, shape="initial slope", default=0.25),
     "elu": Family(_elu),
     "gelu": Family(_gelu),
     "silu": Family(_silu),

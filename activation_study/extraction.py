@@ -8,6 +8,7 @@ Writes ``data/extract_activations/<config>/`` (numpy only):
   after batch norm), shape ``(layers, seeds, samples, nodes)``;
 - ``predicted_<state>_<set>.npy`` (int16): the network's predicted class, ``(seeds, samples)``,
   so the network's accuracy is known on exactly the extracted samples;
+- ``slopes_<state>.npy`` (PReLU only): the learned slopes, ``(layers, seeds, nodes)``;
 - ``flow.json``: per state, set and layer, the per-seed variance of pre-activations, of
   activations and of the gradient of each sample's loss with respect to the pre-activations
   (gradient of the summed per-sample cross-entropy, so no 1/N scaling), over samples and nodes.
@@ -63,7 +64,6 @@ def extract_state(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, chunk: in
     """Pre-activations ``(S, N, W)`` per layer (eval mode), predicted classes ``(S, N)`` and
     flow variances ``(L, S)``."""
     model.eval()
-    fn = model.act
     depth, s = model.spec.depth, model.num_models
     sums = {key: torch.zeros(2, depth, s, dtype=torch.float64, device=x.device)
             for key in FLOW_KEYS}  # [sum, sum of squares]
@@ -76,8 +76,9 @@ def extract_state(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, chunk: in
         grads = torch.autograd.grad(loss, pre)
         with torch.no_grad():
             for layer, (z, g) in enumerate(zip(pre, grads, strict=True)):
-                for key, v in (("preactivation_var", z), ("activation_var", fn(z)),
-                               ("gradient_var", g)):
+                values = (("preactivation_var", z), ("activation_var", model.activate(z, layer)),
+                          ("gradient_var", g))
+                for key, v in values:
                     sums[key][0, layer] += v.sum(dim=(1, 2), dtype=torch.float64)
                     sums[key][1, layer] += (v * v).sum(dim=(1, 2), dtype=torch.float64)
                 pre_chunks[layer].append(z.detach().float())
@@ -116,6 +117,9 @@ def extract_config(checkpoint: dict, split: Split, out_folder: Path,
             if state == "initial" and initial_batchnorm == "training_set":
                 model.calibrate_batchnorm(data["train"][0])
             flow[state] = {}
+            if hasattr(model, "slopes"):
+                np.save(out / f"slopes_{state}.npy",
+                        torch.stack(list(model.slopes)).detach().cpu().numpy())
             for part in sets:
                 pre, predicted, state_flow = extract_state(model, *data[part])
                 stacked = torch.stack(pre).cpu().numpy().astype(dtype)
@@ -145,4 +149,6 @@ def load_extraction(folder: Path) -> dict:
                 for state in meta["states"] for part in meta["sets"]},
         "predicted": {(state, part): np.load(folder / f"predicted_{state}_{part}.npy")
                       for state in meta["states"] for part in meta["sets"]},
+        "slopes": {state: np.load(folder / f"slopes_{state}.npy") for state in meta["states"]
+                   if (folder / f"slopes_{state}.npy").is_file()},
     }

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from activation_study.activations import get_activation
+from activation_study.activations import get_activation, prelu
 
 NUM_CLASSES = 10
 BN_EPS = 1e-5
@@ -67,8 +67,13 @@ class BatchedMLP(nn.Module):
         super().__init__()
         self.spec = spec
         self.num_models = num_models
-        self.act = get_activation(spec.activation, spec.shape).fn
+        activation = get_activation(spec.activation, spec.shape)
+        self.act = activation.fn
         s = num_models
+        if activation.learned_slope is not None:  # PReLU: a slope per node, layer and seed
+            self.slopes = nn.ParameterList(
+                nn.Parameter(torch.full((s, spec.width), activation.learned_slope))
+                for _ in range(spec.depth))
         self.weights = nn.ParameterList(
             nn.Parameter(torch.empty(s, fan_in, fan_out)) for fan_in, fan_out in spec.layer_dims()
         )
@@ -91,6 +96,12 @@ class BatchedMLP(nn.Module):
                 std = init_std(rule, fan_in, fan_out)
                 draws = [torch.randn(fan_in, fan_out, generator=g) * std for g in generators]
                 w.copy_(torch.stack(draws))
+
+    def activate(self, z: torch.Tensor, layer: int) -> torch.Tensor:
+        """The activation function of hidden layer ``layer`` on ``z`` (S, B, width)."""
+        if hasattr(self, "slopes"):
+            return prelu(z, self.slopes[layer].unsqueeze(1))
+        return self.act(z)
 
     def _batchnorm(self, z: torch.Tensor, layer: int) -> torch.Tensor:
         """Per-seed, per-node batch norm via one ``F.batch_norm`` over S*width channels."""
@@ -130,7 +141,7 @@ class BatchedMLP(nn.Module):
             mean = total[0] / len(x)
             getattr(self, f"running_mean_{layer}").copy_(mean)
             getattr(self, f"running_var_{layer}").copy_(total[1] / len(x) - mean**2)
-            hidden = [self.act(self._batchnorm(z, layer)) for z in linear]
+            hidden = [self.activate(self._batchnorm(z, layer), layer) for z in linear]
 
     def _linear(self, h: torch.Tensor, layer: int) -> torch.Tensor:
         w = self.weights[layer]
@@ -156,7 +167,7 @@ class BatchedMLP(nn.Module):
                 z = self._batchnorm(z, layer)
             if return_preactivations:
                 pre.append(z)
-            h = self.act(z)
+            h = self.activate(z, layer)
         logits = torch.matmul(h, self.weights[-1])
         return (logits, pre) if return_preactivations else logits
 

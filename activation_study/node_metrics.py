@@ -125,15 +125,20 @@ def epochs_to_target(history_acc: np.ndarray, target: float) -> np.ndarray:
 
 def layer_summary(pre: np.ndarray, labels: np.ndarray, num_classes: int,
                   fn: Callable[[np.ndarray], np.ndarray], threshold: float, low: float,
-                  high: float) -> dict[str, np.ndarray]:
-    """Every analysis of one layer from its pre-activations ``(S, N, W)``."""
+                  high: float, switch_on_preactivation: bool = False) -> dict[str, np.ndarray]:
+    """Every analysis of one layer from its pre-activations ``(S, N, W)``.
+
+    On/off and the band are tested on the activations, or on the pre-activations when
+    ``switch_on_preactivation`` (PReLU, whose learned slope may turn negative).
+    """
     pre = np.asarray(pre, dtype=np.float32)
     act = fn(pre)
-    on = is_on(act, threshold)
+    switch = pre if switch_on_preactivation else act
+    on = is_on(switch, threshold)
     pre_median, pre_std = class_medians_stds(pre, labels, num_classes)
     act_median, act_std = class_medians_stds(act, labels, num_classes)
     per_class, overall = node_activity(on, labels, num_classes)
-    prob = activation_probability(act, low, high)
+    prob = activation_probability(switch, low, high)
     return {
         "pre_median": pre_median, "pre_std": pre_std,
         "act_median": act_median, "act_std": act_std,

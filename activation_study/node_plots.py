@@ -39,7 +39,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from PIL import Image
 
-from activation_study.activations import REGISTRY, get_activation
+from activation_study.activations import REGISTRY, get_activation, prelu
 from activation_study.io import read_json
 from activation_study.params import ParamError
 from activation_study.plotting import BATCHNORM_LABEL, curve_colours
@@ -210,7 +210,7 @@ def _class_histograms(ax: Axes, values: np.ndarray, labels: np.ndarray,
 
 def histogram_figure(pre: np.ndarray, labels: np.ndarray, nodes: dict[int, Sequence[int]],
                      activation: str, num_classes: int, title: str,
-                     shape: float | None = None) -> Figure:
+                     shape: float | None = None, slopes: np.ndarray | None = None) -> Figure:
     """Per-class histograms at chosen nodes: pre-activations (top block), activations (bottom).
 
     ``pre`` (L, N, W): pre-activations of one network on one sample set (a memory map is
@@ -235,7 +235,12 @@ def histogram_figure(pre: np.ndarray, labels: np.ndarray, nodes: dict[int, Seque
         for row, layer in zip(axes, layers, strict=True):
             chosen = list(nodes[layer])
             z = np.asarray(pre[layer][:, chosen], dtype=np.float32)
-            values = z if kind == "pre" else fn(torch.from_numpy(z)).numpy()
+            if kind == "pre":
+                values = z
+            elif slopes is not None:  # PReLU: each node's learned slope
+                values = prelu(torch.from_numpy(z), torch.from_numpy(slopes[layer][chosen])).numpy()
+            else:
+                values = fn(torch.from_numpy(z)).numpy()
             for j, ax in enumerate(row):
                 if j >= len(chosen):
                     ax.set_axis_off()
@@ -500,6 +505,25 @@ def sparsity_dead_bars(table: pd.DataFrame) -> Figure:
     return fig
 
 
+def slopes_figure(slopes: dict[str, np.ndarray], title: str) -> Figure:
+    """A panel per hidden layer: the distribution of learned slopes (every seed and node) in
+    each saved state, untrained to kept; ``slopes`` maps state -> ``(layers, seeds, nodes)``."""
+    states = list(slopes)
+    depth = next(iter(slopes.values())).shape[0]
+    fig = new_figure(max(6.4, 1.0 + 2.4 * depth), 3.4)
+    axes = fig.subplots(1, depth, sharey=True, squeeze=False)[0]
+    for layer, ax in enumerate(axes):
+        ax.boxplot([slopes[s][layer].ravel() for s in states], whis=(5, 95), showfliers=False)
+        ax.set_xticks(range(1, len(states) + 1), [s.replace("epoch", "ep ") for s in states],
+                      rotation=45, fontsize=8)
+        ax.set_title(f"layer {layer + 1}", fontsize=9)
+        ax.axhline(0.0, color="0.5", lw=0.8)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("slope a (box: quartiles; whiskers: 5-95 %)")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 # ---------------------------------------------------------------- one configuration
 
 
@@ -554,9 +578,9 @@ def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
     arrays (L, S, ...) with seeds second); draws seed ``meta["seeds"][seed_index]``.
     Writes histograms_initial.png and histograms_best.png (the same nodes in both: chosen
     by ``choose_nodes`` on the trained network), class_medians.png, class_medians_pre.png,
-    node_activity.png, class_activity_heatmap.png and activation_probability_sorted.png
-    (test set when extracted, else training set). Raises ParamError naming every missing
-    input and the stage that writes it.
+    node_activity.png, class_activity_heatmap.png, activation_probability_sorted.png (test
+    set when extracted, else training set) and, for PReLU, prelu_slopes.png. Raises
+    ParamError naming every missing input and the stage that writes it.
     """
     extraction_dir, metrics_dir, out_dir = Path(extraction_dir), Path(metrics_dir), Path(out_dir)
     meta = _check_inputs(extraction_dir, metrics_dir)
@@ -584,14 +608,20 @@ def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
     nodes = {layer: choose_nodes(metric("best", "train", "pre_median")[layer],
                                  metric("best", "train", "dead")[layer], hist_nodes)
              for layer in histogram_layers(depth)}
+    slopes = {state: np.load(extraction_dir / f"slopes_{state}.npy") for state in meta["states"]
+              if (extraction_dir / f"slopes_{state}.npy").is_file()}
     for state in STATES:
         pre = np.load(extraction_dir / f"pre_{state}_train.npy", mmap_mode="r")[:, seed_index]
+        seed_slopes = slopes[state][:, seed_index] if state in slopes else None
         save(histogram_figure(
             pre, labels, nodes, activation, num_classes,
             f"{network}\nclass distributions at single nodes, {STATE_LABEL[state]}, training set"
             "\nnodes: live nodes ranked by spread of class medians (trained): the top one, then "
-            "evenly spaced ranks", shape=spec.get("shape")),
+            "evenly spaced ranks", shape=spec.get("shape"), slopes=seed_slopes),
             f"histograms_{state}.png")
+    if slopes:
+        save(slopes_figure(slopes, f"{extraction_dir.name}: learned PReLU slopes, every node "
+                                   "and seed"), "prelu_slopes.png")
 
     for key, name, what in (("act_median", "class_medians.png", f"activations {activation}(z)"),
                             ("pre_median", "class_medians_pre.png", "pre-activations z")):

@@ -7,13 +7,14 @@ per-layer scalars (mean and s.e. over seeds, and per seed) to metrics/compute_me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from activation_study.activations import get_activation
+from activation_study.activations import get_activation, prelu
 from activation_study.extraction import FLOW_KEYS, load_extraction
 from activation_study.io import atomic_path, write_csv, write_json
 from activation_study.node_metrics import epochs_to_target, layer_summary
@@ -29,12 +30,17 @@ def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
     spec, flow = extraction["spec"], extraction["flow"][state][part]
     act = get_activation(spec["activation"], spec.get("shape"))
     pre, labels = extraction["pre"][state, part], extraction["labels"][part]
+    slopes = extraction["slopes"].get(state)  # PReLU: (layers, seeds, nodes)
 
-    def fn(z: np.ndarray) -> np.ndarray:
-        return act.fn(torch.from_numpy(z)).numpy()
+    def fn_of(layer: int) -> Callable[[np.ndarray], np.ndarray]:
+        if slopes is None:
+            return lambda z: act.fn(torch.from_numpy(z)).numpy()
+        slope = torch.from_numpy(slopes[layer])[:, None, :]
+        return lambda z: prelu(torch.from_numpy(z), slope).numpy()
 
     layers = [layer_summary(np.asarray(pre[layer], dtype=np.float32), labels,
-                            spec["num_classes"], fn, act.on_threshold, *act.band)
+                            spec["num_classes"], fn_of(layer), act.on_threshold, *act.band,
+                            switch_on_preactivation=slopes is not None)
               for layer in range(len(pre))]
     for key in NODE_KEYS:
         np.save(out / f"{state}_{part}_{key}.npy", np.stack([s[key] for s in layers]))

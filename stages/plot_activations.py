@@ -5,7 +5,7 @@ plots.seed_index (which seed's network) and plots.hist_nodes (nodes per layer in
 histograms). Writes plots/plot_activations/<config>/ as one folder: histograms_initial.png,
 histograms_best.png (Fig. 4.1/4.2, 4.6/4.7), class_medians.png and class_medians_pre.png
 (Fig. 4.3-4.5, 4.8-4.10), node_activity.png (Fig. 5.1), class_activity_heatmap.png (Fig. 5.6)
-and activation_probability_sorted.png (seed 004, Fig. 2-4).
+and activation_probability_sorted.png (seed 004, Fig. 2-4); for PReLU also prelu_slopes.png.
 """
 
 from __future__ import annotations

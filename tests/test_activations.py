@@ -33,6 +33,8 @@ FORMULAS = [
      lambda z: 4 * sigmoid(z) * (1 - sigmoid(z))),
     ("leaky_tanh", 0.25, lambda z: torch.where(z >= 0, torch.tanh(z), 0.25 * torch.tanh(z)),
      lambda z: torch.where(z >= 0, 1.0, 0.25) * (1 - torch.tanh(z) ** 2)),
+    ("prelu", 0.25, lambda z: torch.where(z > 0, z, 0.25 * z),
+     lambda z: torch.where(z > 0, torch.ones_like(z), torch.full_like(z, 0.25))),
     ("elu", None, lambda z: torch.where(z > 0, z, torch.exp(z) - 1),
      lambda z: torch.where(z > 0, 1.0, torch.exp(z))),
     ("gelu", None, lambda z: z * normal_cdf(z), lambda z: normal_cdf(z) + z * normal_pdf(z)),

@@ -3,11 +3,13 @@ stacked forward equals S separate ``nn.Sequential`` networks."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from activation_study.activations import get_activation
+from activation_study.engine import TrainSettings, train_batched
 from activation_study.model import BatchedMLP, ModelSpec, build_model, init_std
 
 
@@ -86,8 +88,8 @@ def test_stack_equals_separate_sequential_networks(batchnorm, activation, traini
 
 @pytest.mark.parametrize("activation,rule", [
     ("relu", "he"), ("sigmoid", "xavier"), ("tanh", "xavier"), ("leaky_relu", "he"),
-    ("rescaled_sigmoid", "xavier"), ("leaky_tanh", "xavier"), ("elu", "he"), ("gelu", "he"),
-    ("silu", "he")])
+    ("rescaled_sigmoid", "xavier"), ("leaky_tanh", "xavier"), ("prelu", "he"), ("elu", "he"),
+    ("gelu", "he"), ("silu", "he")])
 def test_init_statistics(activation, rule):
     assert get_activation(activation).init == rule
     model = build_model(ModelSpec(784, 2, 400, False, activation), seeds=[0])
@@ -105,3 +107,28 @@ def test_each_seed_draws_its_own_weights_whatever_the_stack():
     for w_alone, w_stack in zip(alone.weights, stacked.weights, strict=True):
         assert torch.equal(w_alone[0], w_stack[1])
         assert not torch.equal(w_stack[0], w_stack[1])
+
+
+def test_prelu_slopes_are_parameters_per_seed_and_node_and_learn():
+    spec = ModelSpec(20, 2, 6, False, "prelu", shape=0.25)
+    model = build_model(spec, seeds=[0, 1])
+    assert [tuple(p.shape) for p in model.slopes] == [(2, 6), (2, 6)]
+    assert all(torch.all(p == 0.25) for p in model.slopes)
+    # the gradient of the output w.r.t. a slope is the negative part of its pre-activation
+    x = torch.randn(2, 5, 20)
+    logits, pre = model(x, return_preactivations=True)
+    upstream = torch.randn_like(logits)
+    (logits * upstream).sum().backward()
+    h1 = model.activate(pre[0], 0)
+    z2 = torch.bmm(h1, model.weights[1])
+    grad_h2 = torch.bmm(upstream, model.weights[2].transpose(1, 2))  # d out / d h2
+    expected = (grad_h2 * torch.clamp(z2, max=0)).sum(dim=1)  # d h2 / d a = z where z < 0
+    torch.testing.assert_close(model.slopes[1].grad, expected.detach(), rtol=1e-5, atol=1e-6)
+    # and training moves them, seed by seed
+    rng = np.random.default_rng(0)
+    split = {part: (rng.integers(0, 256, (n, 20)).astype(np.uint8), np.arange(n) % 10)
+             for part, n in (("train", 96), ("validation", 32), ("test", 32))}
+    settings = TrainSettings([0, 1], 2, 16, 1e-2, 0.99, [], "cpu")
+    result = train_batched(spec, split, settings, progress=False).to_checkpoint()
+    learned = torch.stack([result["best"][f"slopes.{layer}"] for layer in range(2)])
+    assert learned.shape == (2, 2, 6) and not torch.allclose(learned, torch.tensor(0.25))

@@ -95,7 +95,8 @@ def test_bad_activation_shape(activation, value, expected):
 def test_activation_shapes_of_the_defaults():
     assert {name: activation_shape(DEFAULTS, name) for name in REGISTRY} == {
         "relu": None, "sigmoid": None, "tanh": None, "leaky_relu": 0.01,
-        "rescaled_sigmoid": None, "leaky_tanh": 0.25, "elu": None, "gelu": None, "silu": None}
+        "rescaled_sigmoid": None, "leaky_tanh": 0.25, "prelu": 0.25, "elu": None, "gelu": None,
+        "silu": None}
 
 
 def test_missing_learning_rate_names_the_key():

@@ -250,7 +250,12 @@ def test_every_activation_runs_every_stage(tmp_path):
         assert 0 <= nodes["states"]["best"]["train"]["layer_1"]["sparsity_pct"]["mean"] <= 100
         classify = json.loads((project / f"metrics/classify_layers/{cid}.json").read_text())
         assert 0 <= classify["states"]["best"]["test"]["layer_1"]["continuous"]["mean"] <= 100
-        assert len(list((project / f"plots/plot_activations/{cid}").glob("*.png"))) == 7
+        figures = {p.name for p in (project / f"plots/plot_activations/{cid}").glob("*.png")}
+        assert len(figures) == 7 + ("prelu" in cid)
+        assert ("prelu_slopes.png" in figures) == ("prelu" in cid)
     meta = json.loads((project / "data/extract_activations/digits-leaky_relu-d1-w8-bnfalse"
                        / "meta.json").read_text())
     assert meta["spec"]["shape"] == 0.01  # the shape parameter travels with the model
+    slopes = np.load(project / "data/extract_activations/digits-prelu-d1-w8-bnfalse"
+                     / "slopes_best.npy")
+    assert slopes.shape == (1, 2, 8) and not np.allclose(slopes, 0.25)  # learned

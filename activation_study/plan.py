@@ -1,0 +1,114 @@
+"""A dry run: how many DVC stages a parameter file makes and how much compute they need.
+
+    python -m activation_study.plan                        # params.yaml
+    python -m activation_study.plan presets/paper.yaml     # before `make paper`
+
+Nothing is read but the parameter file, nothing is run. Training compute is counted as
+model-steps (one optimiser step of one seed's network) and as floating-point operations of
+the matrix products: 2 per weight and sample forward, 4 more backward (the input gradient
+of the first layer is skipped, which this count ignores), and a forward pass over the
+training, validation and test sets at initialisation and after every epoch (the engine's
+evaluation). Batch norm and the activation functions add a few per node and are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from activation_study.model import ModelSpec
+from activation_study.params import (
+    data_params,
+    grid_configs,
+    load_params,
+    validate_grid,
+    validate_plots,
+    validate_train,
+)
+
+# (samples in the published training set, or the whole shipped set; test samples; input size)
+DATASET_SIZES = {"mnist": (60000, 10000, 784), "fashion_mnist": (60000, 10000, 784),
+                 "cifar10": (50000, 10000, 3072), "mnist5k": (5000, None, 784),
+                 "digits": (1797, None, 64)}
+PER_CONFIG_STAGES = ("train", "extract_activations", "compute_metrics", "classify_layers")
+PER_DATASET_STAGES = ("download", "split")
+SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers")
+
+
+def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
+    """Training, validation and test samples the split stage will produce."""
+    total, test, _ = DATASET_SIZES[dataset]
+    data = data_params(params)
+    if test is not None:  # a published split: validation taken from the training set
+        return total - data.validation_size, data.validation_size, test
+    fractions = data.shipped_fractions  # as the split stage cuts them (scikit-learn floors)
+    train = math.floor(total * fractions["train"])
+    share = fractions["validation"] / (fractions["validation"] + fractions["test"])
+    validation = math.floor((total - train) * share)
+    return train, validation, total - train - validation
+
+
+def weights(config: dict[str, Any]) -> int:
+    spec = ModelSpec(DATASET_SIZES[config["dataset"]][2], config["depth"], config["width"],
+                     config["batchnorm"], config["activation"])
+    return sum(fan_in * fan_out for fan_in, fan_out in spec.layer_dims())
+
+
+def config_compute(config: dict[str, Any], params: dict[str, Any]) -> dict[str, float]:
+    """Model-steps and FLOPs of one configuration's train stage (all its seeds)."""
+    train = validate_train(params, config["activation"])
+    n_train, n_val, n_test = split_sizes(config["dataset"], params)
+    seeds, epochs = len(train["seeds"]), train["epochs"]
+    steps = seeds * epochs * math.ceil(n_train / train["batch_size"])
+    w = weights(config)
+    flops = seeds * w * (6 * epochs * n_train + 2 * (epochs + 1) * (n_train + n_val + n_test))
+    return {"model_steps": steps, "flops": float(flops), "weights": w}
+
+
+def plan(params: dict[str, Any]) -> dict[str, Any]:
+    """Stage counts by kind and the training compute of every configuration."""
+    grid = validate_grid(params)
+    configs = grid_configs(grid)
+    stages = Counter({kind: len(configs) for kind in PER_CONFIG_STAGES})
+    stages |= Counter({kind: len(grid["datasets"]) for kind in PER_DATASET_STAGES})
+    stages |= Counter({kind: 1 for kind in SINGLE_STAGES})
+    stages["plot_activations"] = len(validate_plots(params, grid)["configs"])
+    per_config = {c["id"]: config_compute(c, params) for c in configs}
+    largest = max(per_config, key=lambda cid: per_config[cid]["flops"])
+    return {
+        "configs": len(configs),
+        "stages": dict(stages),
+        "total_stages": sum(stages.values()),
+        "model_steps": sum(c["model_steps"] for c in per_config.values()),
+        "flops": sum(c["flops"] for c in per_config.values()),
+        "largest": {"config": largest, **per_config[largest]},
+        "per_config": per_config,
+    }
+
+
+def report(result: dict[str, Any], source: str) -> str:
+    lines = [f"{source}: {result['configs']} configurations, {result['total_stages']} stages"]
+    lines += [f"  {count:5d}  {kind}" for kind, count in sorted(result["stages"].items())]
+    largest = result["largest"]
+    lines += [f"training: {result['model_steps']:.3g} model-steps, "
+              f"{result['flops'] / 1e15:.3g} PFLOP (matrix products)",
+              f"largest: {largest['config']}, {largest['weights']:,} weights per seed, "
+              f"{largest['flops'] / 1e12:.3g} TFLOP"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("params", nargs="?", default="params.yaml", help="a parameter file")
+    args = parser.parse_args(argv)
+    result = plan(load_params(Path(args.params)))
+    print(report(result, args.params))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The dry run: stage counts against DVC's own, compute counted by hand."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from activation_study.activations import REGISTRY
+from activation_study.params import activation_shape, load_params, validate_grid, validate_train
+from activation_study.plan import config_compute, main, plan, split_sizes
+
+ROOT = Path(__file__).resolve().parents[1]
+DVC = Path(sys.executable).parent / "dvc"
+
+
+def test_stage_count_is_what_dvc_lists():
+    listed = subprocess.run([str(DVC), "stage", "list", "--name-only"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    result = plan(load_params(ROOT / "params.yaml"))
+    assert result["total_stages"] == len(listed)
+    kinds = {}
+    for name in listed:
+        kinds[name.split("@")[0]] = kinds.get(name.split("@")[0], 0) + 1
+    assert result["stages"] == kinds
+
+
+def test_compute_of_one_configuration_by_hand():
+    params = load_params(ROOT / "params.yaml")
+    config = {"dataset": "digits", "activation": "relu", "depth": 2, "width": 8,
+              "batchnorm": False}
+    assert split_sizes("digits", params) == (1257, 180, 360)  # 1797 x 0.7, then 540 / 3
+    assert split_sizes("mnist5k", params) == (3500, 500, 1000)  # metrics/split/mnist5k.json
+    assert split_sizes("mnist", params) == (55000, 5000, 10000)
+    weights = 64 * 8 + 8 * 8 + 8 * 10
+    seeds, epochs = 3, params["train"]["epochs"]
+    result = config_compute(config, params)
+    assert result["weights"] == weights
+    assert result["model_steps"] == seeds * epochs * 20  # ceil(1257 / 64) = 20 steps
+    assert result["flops"] == seeds * weights * (6 * epochs * 1257
+                                                 + 2 * (epochs + 1) * 1797)
+
+
+@pytest.mark.parametrize("preset,configs", [("paper", 96), ("extended", 480)])
+def test_presets_validate_and_plan(preset, configs, capsys):
+    path = ROOT / "presets" / f"{preset}.yaml"
+    params = load_params(path)
+    for activation in validate_grid(params)["activations"]:
+        validate_train(params, activation)
+        activation_shape(params, activation)
+    result = main([str(path)])
+    assert result["configs"] == configs
+    assert result["largest"]["config"] == "cifar10-relu-d8-w800-bnfalse"
+    assert f"{configs} configurations" in capsys.readouterr().out
+    if preset == "extended":
+        assert set(validate_grid(params)["activations"]) == set(REGISTRY)

@@ -11,11 +11,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+
+from activation_study.activations import REGISTRY
 
 DPI = 120
 MIN_WIDTH = 6.4  # inches: room for the title and legend when there are few panels
@@ -24,17 +28,29 @@ CURVE_COLUMNS = ("epoch", "train_acc", "train_acc_se", "validation_acc", "valida
 KINDS = {"train": "-", "validation": "--"}  # curve kind -> line style
 PAPER_COLOURS = {("relu", "train"): "tab:blue", ("sigmoid", "train"): "tab:red",
                  ("relu", "validation"): "tab:green", ("sigmoid", "validation"): "tab:orange"}
-SPARE_COLOURS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+# (train, validation) pairs, dark and light of one hue, for the other activations in registry
+# order: the hues of tab20 the paper's colours leave free, then tab20b's
+SPARE_PAIRS = ([(to_hex(colormaps["tab20"](i)), to_hex(colormaps["tab20"](i + 1)))
+                for i in range(8, 20, 2)]
+               + [(to_hex(colormaps["tab20b"](i)), to_hex(colormaps["tab20b"](i + 2)))
+                  for i in range(0, 20, 4)])
 BATCHNORM_LABEL = {False: "no batch norm", True: "batch norm"}
 BATCHNORM_STYLE = {False: {"marker": "o", "linestyle": "-"},
                    True: {"marker": "s", "linestyle": "--", "markerfacecolor": "white"}}
 
 
 def curve_colours(activations: Iterable[str]) -> dict[tuple[str, str], str]:
-    """A colour per (activation, curve kind): the paper's for relu and sigmoid, spare ones else."""
-    spare = itertools.cycle(SPARE_COLOURS)
-    pairs = [(activation, kind) for kind in KINDS for activation in activations]
-    return {pair: PAPER_COLOURS.get(pair) or next(spare) for pair in pairs}
+    """A colour per (activation, curve kind), the same for an activation in every figure: the
+    paper's for relu and sigmoid, a dark (train) / light (validation) pair of one hue for each
+    other function of the registry."""
+    others = [name for name in REGISTRY if (name, "train") not in PAPER_COLOURS]
+    colours = {}
+    for activation in activations:
+        rank = others.index(activation) if activation in others else len(others)
+        spare = SPARE_PAIRS[rank % len(SPARE_PAIRS)]
+        for index, kind in enumerate(KINDS):
+            colours[activation, kind] = PAPER_COLOURS.get((activation, kind)) or spare[index]
+    return colours
 
 
 def _new_figure(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, list]:

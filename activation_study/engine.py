@@ -42,6 +42,8 @@ class TrainSettings:
     lr_decay: float
     snapshot_epochs: list[int] = field(default_factory=list)
     device: str = "auto"
+    # model k trains at lr * lr_scale[k] (candidates of a learning-rate search side by side)
+    lr_scale: list[float] | None = None
 
 
 @dataclass
@@ -121,6 +123,28 @@ def evaluate(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[np.nd
     return (loss / n).cpu().numpy(), (100.0 * correct / n).cpu().numpy()
 
 
+def _scaled_step(params: list[torch.Tensor], scales: list[float],
+                 device: torch.device) -> Callable[[torch.optim.Optimizer], None]:
+    """``optimiser.step`` with model k's update multiplied by ``scales[k]``.
+
+    Adam's update is the learning rate times a quantity that does not depend on it, so this
+    is model k trained at ``lr * scales[k]``, exactly; every parameter has the model axis
+    first. With all scales 1 it is the plain step.
+    """
+    if all(scale == 1.0 for scale in scales):
+        return lambda optimiser: optimiser.step()
+    factor = torch.tensor(scales, dtype=torch.float32, device=device)
+
+    def step(optimiser: torch.optim.Optimizer) -> None:
+        before = [p.detach().clone() for p in params]
+        optimiser.step()
+        with torch.no_grad():
+            for p, old in zip(params, before, strict=True):
+                p.sub_(old).mul_(factor.view(-1, *[1] * (p.dim() - 1))).add_(old)
+
+    return step
+
+
 def _configure_determinism(device: torch.device) -> None:
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -143,6 +167,10 @@ def train_batched(
 
     model = build_model(spec, settings.seeds, device)
     model.train()
+    scales = [1.0] * s if settings.lr_scale is None else list(settings.lr_scale)
+    if len(scales) != s:
+        raise ValueError(f"lr_scale has {len(scales)} factors for {s} models")
+    step = _scaled_step(list(model.parameters()), scales, device)
     shufflers = [seed_generators(seed)[1] for seed in settings.seeds]
     # fused: one kernel for all parameters; Adam is elementwise, so seeds stay independent
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)
@@ -160,7 +188,7 @@ def train_batched(
         for part in PARTS:
             metrics[f"{part}_loss"], metrics[f"{part}_acc"] = evaluate(model, *data[part])
         for k, seed in enumerate(settings.seeds):
-            rows.append({"seed": seed, "epoch": epoch, "lr": lr,
+            rows.append({"seed": seed, "epoch": epoch, "lr": lr * scales[k],
                          **{name: float(v[k]) for name, v in metrics.items()}})
         if on_epoch is not None:
             on_epoch(epoch, metrics)
@@ -180,7 +208,7 @@ def train_batched(
             loss = per_sample_loss(logits, y_train[idx])
             optimiser.zero_grad(set_to_none=True)
             loss.mean(dim=1).sum().backward()
-            optimiser.step()
+            step(optimiser)
         scheduler.step()
 
         metrics = record(epoch, lr)

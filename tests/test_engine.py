@@ -43,6 +43,27 @@ def test_batched_training_equals_each_seed_alone(batchnorm):
             torch.testing.assert_close(together.best[name][k], value[0], rtol=1e-5, atol=1e-6)
 
 
+def test_learning_rate_per_model_equals_each_rate_alone():
+    spec = ModelSpec(input_dim=20, depth=2, width=16, batchnorm=True, activation="relu")
+
+    def train(seeds, lr, scale=None):
+        settings = TrainSettings(seeds=seeds, epochs=3, batch_size=32, lr=lr, lr_decay=0.9,
+                                 device="cpu", lr_scale=scale)
+        return train_batched(spec, toy_split(), settings, progress=False)
+
+    together = train([0, 0, 1], 1e-2, [1.0, 0.1, 0.01])  # one seed at two rates, side by side
+    for k, (seed, lr) in enumerate([(0, 1e-2), (0, 1e-3), (1, 1e-4)]):
+        alone = train([seed], lr)
+        rows = together.history.iloc[k::3].reset_index(drop=True)
+        np.testing.assert_allclose(rows.drop(columns="seed").to_numpy(),
+                                   alone.history.drop(columns="seed").to_numpy(),
+                                   rtol=1e-4, atol=1e-4)
+        for name, value in alone.best.items():
+            torch.testing.assert_close(together.best[name][k], value[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="2 factors for 3 models"):
+        train([0, 1, 2], 1e-2, [1.0, 0.5])
+
+
 def test_keeps_parameters_of_best_validation_epoch():
     split = toy_split()
     result = run([0, 1], epochs=6, split=split, lr=2e-2)  # large lr: validation accuracy wobbles

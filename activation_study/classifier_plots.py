@@ -93,14 +93,10 @@ def _grid_figure(panels: list[tuple[str, int, dict]], frame: pd.DataFrame, sets:
     return fig
 
 
-def _describe(dataset: str, activation: str, width: int, batchnorm: bool) -> str:
-    return f"{activation}, width {width}, {'batch norm' if batchnorm else 'no batch norm'}, " \
-           f"{dataset}"
-
-
-def _network(row: pd.Series) -> str:
-    return (f"{row['activation']} {row['depth']}x{row['width']}, "
-            f"{'batch norm' if row['batchnorm'] else 'no batch norm'}, {row['dataset']}")
+def _describe(dataset: str, activation: str, width: int, batchnorm: bool,
+              depth: int | None = None) -> str:
+    shape = f" {depth}x{width}" if depth is not None else f", width {width}"
+    return f"{activation}{shape}, {'batch norm' if batchnorm else 'no batch norm'}, {dataset}"
 
 
 def layers_figure(frame: pd.DataFrame, dataset: str, activation: str, width: int,
@@ -135,7 +131,9 @@ def epochs_figure(frame: pd.DataFrame, config_id: str) -> Figure:
     panels = [(state_heading(s), int(first["depth"]), {"state": s}) for s in states]
     sets = [s for s in SET_LABEL if s in set(rows["set"])]
     return _grid_figure(panels, rows, sets, "Layers as classifiers during training: "
-                        + _network(first) + " (mean and s.e. over seeds; own y scale per "
+                        + _describe(first["dataset"], first["activation"], first["width"],
+                                    first["batchnorm"], first["depth"])
+                        + " (mean and s.e. over seeds; own y scale per "
                         "panel)", share_y=False)
 
 

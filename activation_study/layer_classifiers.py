@@ -33,7 +33,6 @@ SYSTEMS = ("discrete", "continuous", "combined")
 ESTIMATORS = ("binned", "exact")
 PRIORS = ("class_frequency", "uniform")
 CHUNK = 1024  # evaluated samples at a time
-TINY = 1e-300
 KERNEL_REACH = 8.0  # bandwidths
 MAX_NODE_BLOCK = 256
 BLOCK_BYTES = 1 << 28  # working memory of one block of binned densities
@@ -92,11 +91,10 @@ class BinnedKDE:
         size = _grid_length(float((span[1] - span[0]).max()), self.step) + 2
         self.size = size
         left, weights = self._stencil(values)
+        curve = (torch.arange(s, device=device)[:, None, None] * w
+                 + torch.arange(w, device=device)[None, None, :])  # (S, 1, W): seed and node
         # flat index of (seed, node, class, grid point)
-        base = ((torch.arange(s, device=device)[:, None, None] * w
-                 + torch.arange(w, device=device)[None, None, :])
-                * num_classes + labels[None, :, None]) * size
-        index = (base + left).reshape(-1)
+        index = ((curve * num_classes + labels[None, :, None]) * size + left).reshape(-1)
         counts = torch.zeros(s * w * num_classes * size, dtype=torch.float64, device=device)
         for offset, weight in zip(STENCIL, weights, strict=True):
             counts.index_add_(0, index + offset, weight.reshape(-1))
@@ -116,8 +114,7 @@ class BinnedKDE:
         # float32 from here: densities above any allowed floor (>= 1e-30) keep 7 digits
         self.grid = (smoothed / class_counts[None, None, :, None]).transpose(2, 3).reshape(
             s * w * size, num_classes).float().contiguous()
-        self.rows = (torch.arange(s, device=device)[:, None, None] * w
-                     + torch.arange(w, device=device)[None, None, :]) * size  # (S, 1, W)
+        self.rows = curve * size  # first row of each (seed, node)
 
     def _stencil(self, values: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Grid index of floor(position) and the 4 cubic weights, for ``values`` (S, M, W)."""

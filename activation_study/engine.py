@@ -157,8 +157,11 @@ def train_batched(
     settings: TrainSettings,
     on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
     progress: bool = True,
+    label: str | None = None,
 ) -> TrainResult:
-    """Train one model per seed, all at once; return initial, kept and snapshot parameters."""
+    """Train one model per seed, all at once; return initial, kept and snapshot parameters.
+
+    ``label`` names the run on the progress bar (default: the network and its seeds)."""
     device = resolve_device(settings.device)
     _configure_determinism(device)
     data = to_device(split, device)
@@ -196,9 +199,9 @@ def train_batched(
 
     start = time.perf_counter()
     record(0, settings.lr)
-    bar = tqdm(range(1, settings.epochs + 1), desc=f"train {spec.activation} "
-               f"{spec.depth}x{spec.width} bn={int(spec.batchnorm)} x{s} seeds",
-               unit="epoch", disable=not progress)
+    label = label or (f"train {spec.activation} {spec.depth}x{spec.width} "
+                      f"bn={int(spec.batchnorm)} x{s} seeds")
+    bar = tqdm(range(1, settings.epochs + 1), desc=label, unit="epoch", disable=not progress)
     for epoch in bar:
         lr = optimiser.param_groups[0]["lr"]
         perms = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers]).to(device)

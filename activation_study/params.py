@@ -165,11 +165,40 @@ def validate_train(params: dict[str, Any], activation: str) -> dict[str, Any]:
         "seeds": seeds,
         "epochs": epochs,
         "batch_size": positive_int(params, "train.batch_size"),
-        "lr": positive_float(params, f"train.lr.{activation}"),
         "lr_decay": decay,
         "snapshot_epochs": sorted(set(snapshots)),
         "device": device,
     }
+
+
+AUTO_LR = "auto"
+
+
+def learning_rate(params: dict[str, Any], activation: str) -> float | None:
+    """``train.lr.<activation>``: a fixed Adam learning rate, or None for ``auto`` (searched
+    by the tune stage)."""
+    key = f"train.lr.{activation}"
+    value = get(params, key)
+    if value == AUTO_LR:
+        return None
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    require(ok and value > 0, key, value, f"a number > 0 or {AUTO_LR!r}")
+    return float(value)
+
+
+def validate_tune(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``tune`` keys of tune@CONFIG (the learning-rate search)."""
+    grid = get(params, "tune.grid")
+    require(isinstance(grid, list) and grid, "tune.grid", grid, "a non-empty list of rates")
+    for rate in grid:
+        ok = isinstance(rate, int | float) and not isinstance(rate, bool) and math.isfinite(rate)
+        require(ok and rate > 0, "tune.grid", rate, "learning rates > 0")
+    require(len({float(f"{r:.3g}") for r in grid}) == len(grid), "tune.grid", grid,
+            "distinct rates (to 3 significant digits)")
+    seeds = _int_list(params, "tune.seeds", 0)
+    require(len(set(seeds)) == len(seeds), "tune.seeds", seeds, "distinct seeds")
+    return {"grid": [float(r) for r in grid], "rounds": positive_int(params, "tune.rounds"),
+            "epochs": positive_int(params, "tune.epochs"), "seeds": seeds}
 
 
 def config_id(dataset: str, activation: str, depth: int, width: int, batchnorm: bool) -> str:

@@ -9,6 +9,8 @@ the matrix products: 2 per weight and sample forward, 4 more backward (the input
 of the first layer is skipped, which this count ignores), and a forward pass over the
 training, validation and test sets at initialisation and after every epoch (the engine's
 evaluation). Batch norm and the activation functions add a few per node and are left out.
+A configuration whose learning rate is ``auto`` adds its search: every candidate rate the
+rounds can try (``lr_search.models_trained``), each over the tune seeds for the tune epochs.
 """
 
 from __future__ import annotations
@@ -19,23 +21,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from activation_study.lr_search import SearchSettings, models_trained
 from activation_study.model import ModelSpec
 from activation_study.params import (
     data_params,
     grid_configs,
+    learning_rate,
     load_params,
     validate_grid,
     validate_plots,
     validate_train,
+    validate_tune,
 )
 
 # (samples in the published training set, or the whole shipped set; test samples; input size)
 DATASET_SIZES = {"mnist": (60000, 10000, 784), "fashion_mnist": (60000, 10000, 784),
                  "cifar10": (50000, 10000, 3072), "mnist5k": (5000, None, 784),
                  "digits": (1797, None, 64)}
-PER_CONFIG_STAGES = ("train", "extract_activations", "compute_metrics", "classify_layers")
+PER_CONFIG_STAGES = ("tune", "train", "extract_activations", "compute_metrics", "classify_layers")
 PER_DATASET_STAGES = ("download", "split")
-SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers")
+SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers", "report")
 
 
 def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
@@ -58,14 +63,24 @@ def weights(config: dict[str, Any]) -> int:
 
 
 def config_compute(config: dict[str, Any], params: dict[str, Any]) -> dict[str, float]:
-    """Model-steps and FLOPs of one configuration's train stage (all its seeds)."""
+    """Model-steps and FLOPs of one configuration's tune and train stages (all seeds)."""
     train = validate_train(params, config["activation"])
     n_train, n_val, n_test = split_sizes(config["dataset"], params)
-    seeds, epochs = len(train["seeds"]), train["epochs"]
-    steps = seeds * epochs * math.ceil(n_train / train["batch_size"])
     w = weights(config)
-    flops = seeds * w * (6 * epochs * n_train + 2 * (epochs + 1) * (n_train + n_val + n_test))
-    return {"model_steps": steps, "flops": float(flops), "weights": w}
+    steps_per_epoch = math.ceil(n_train / train["batch_size"])
+
+    def cost(models: int, epochs: int) -> tuple[int, float]:
+        flops = models * w * (6 * epochs * n_train
+                              + 2 * (epochs + 1) * (n_train + n_val + n_test))
+        return models * epochs * steps_per_epoch, float(flops)
+
+    steps, flops = cost(len(train["seeds"]), train["epochs"])
+    tune_steps, tune_flops = 0, 0.0
+    if learning_rate(params, config["activation"]) is None:
+        search = SearchSettings(**validate_tune(params))
+        tune_steps, tune_flops = cost(models_trained(search) * len(search.seeds), search.epochs)
+    return {"model_steps": steps + tune_steps, "flops": flops + tune_flops, "weights": w,
+            "tune_model_steps": tune_steps, "tune_flops": tune_flops}
 
 
 def plan(params: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +99,7 @@ def plan(params: dict[str, Any]) -> dict[str, Any]:
         "total_stages": sum(stages.values()),
         "model_steps": sum(c["model_steps"] for c in per_config.values()),
         "flops": sum(c["flops"] for c in per_config.values()),
+        "tune_flops": sum(c["tune_flops"] for c in per_config.values()),
         "largest": {"config": largest, **per_config[largest]},
         "per_config": per_config,
     }
@@ -94,7 +110,8 @@ def report(result: dict[str, Any], source: str) -> str:
     lines += [f"  {count:5d}  {kind}" for kind, count in sorted(result["stages"].items())]
     largest = result["largest"]
     lines += [f"training: {result['model_steps']:.3g} model-steps, "
-              f"{result['flops'] / 1e15:.3g} PFLOP (matrix products)",
+              f"{result['flops'] / 1e15:.3g} PFLOP (matrix products), of which the "
+              f"learning-rate search {result['tune_flops'] / 1e15:.3g} PFLOP",
               f"largest: {largest['config']}, {largest['weights']:,} weights per seed, "
               f"{largest['flops'] / 1e12:.3g} TFLOP"]
     return "\n".join(lines)

@@ -1,27 +1,55 @@
-"""Shared entry for stage modules: parameter and data errors exit 2 with a one-line message."""
+"""Shared entry for stage modules.
+
+- Parameter and data errors exit 2 with a one-line message.
+- Every successful run logs the wall time of ``main`` (from after the imports to the outputs
+  written) to ``logs/timing/<stage>/<item>.json``: a run log
+  of this workspace for the study report, deliberately not a DVC output (a time differs on
+  every run, and no result may depend on it).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
+from activation_study.data import DataError
+from activation_study.io import write_json
 from activation_study.params import ParamError
 
-try:
-    from activation_study.data import DataError
-except ImportError:
-    ERRORS: tuple[type[Exception], ...] = (ParamError,)
-else:
-    ERRORS = (ParamError, DataError)
+ERRORS = (ParamError, DataError)
+
+TIMING_DIR = Path("logs/timing")
+
+
+def stage_kind() -> str:
+    """The running stage module's name (``train`` for ``python -m stages.train``)."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    return (spec.name if spec else Path(sys.argv[0]).stem).rsplit(".", 1)[-1]
+
+
+def log_timing(seconds: float, argv: list[str]) -> Path:
+    """Write the wall time of this run; the item is the command line's values."""
+    kind = stage_kind()
+    item = "-".join(a for a in argv if not a.startswith("--")) or kind
+    path = TIMING_DIR / kind / f"{item}.json"
+    write_json(path, {"stage": f"{kind}@{item}" if item != kind else kind,
+                      "seconds": round(seconds, 2),
+                      "finished": datetime.now(UTC).isoformat(timespec="seconds")})
+    return path
 
 
 def run(main: Callable[[], None]) -> None:
+    start = time.perf_counter()
     try:
         main()
     except ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    log_timing(time.perf_counter() - start, sys.argv[1:])
 
 
 def config_argument(description: str | None) -> str:

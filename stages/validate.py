@@ -12,6 +12,7 @@ from activation_study.io import write_atomic
 from activation_study.params import (
     activation_shape,
     data_params,
+    learning_rate,
     load_params,
     validate_analysis,
     validate_classify,
@@ -19,7 +20,9 @@ from activation_study.params import (
     validate_grid,
     validate_plots,
     validate_train,
+    validate_tune,
 )
+from activation_study.study_report import validate_report
 from stages._cli import run
 
 MARKER = Path("data/validate/params.ok")
@@ -31,11 +34,14 @@ def main() -> None:
     data_params(params)
     for activation in grid["activations"]:
         validate_train(params, activation)
+        learning_rate(params, activation)
         activation_shape(params, activation)
+    validate_tune(params)
     validate_extract(params)
     validate_analysis(params)
     validate_classify(params)
     validate_plots(params, grid)
+    validate_report(params)
     write_atomic(MARKER, lambda p: p.write_text("params.yaml passed validation\n"))
     print("params.yaml: ok")
 

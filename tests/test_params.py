@@ -16,6 +16,7 @@ from activation_study.params import (
     config_id,
     data_params,
     grid_configs,
+    learning_rate,
     load_params,
     validate_analysis,
     validate_classify,
@@ -23,6 +24,7 @@ from activation_study.params import (
     validate_grid,
     validate_plots,
     validate_train,
+    validate_tune,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +45,7 @@ def test_defaults_are_valid():
     grid = validate_grid(DEFAULTS)
     data_params(DEFAULTS)
     for activation in grid["activations"]:
-        assert validate_train(DEFAULTS, activation)["lr"] > 0
+        assert learning_rate(DEFAULTS, activation) > 0
     n = 1
     for axis in grid.values():
         n *= len(axis)
@@ -67,8 +69,6 @@ def test_bad_grid_or_data(key, value, expected):
 
 
 @pytest.mark.parametrize("key,value,expected", [
-    ("train.lr.relu", 0, "train.lr.relu"),
-    ("train.lr.relu", -1e-3, "train.lr.relu"),
     ("train.epochs", 0, "train.epochs"),
     ("train.snapshot_epochs", [1, 31], "train.snapshot_epochs"),
     ("train.batch_size", 0, "train.batch_size"),
@@ -103,7 +103,32 @@ def test_missing_learning_rate_names_the_key():
     params = copy.deepcopy(DEFAULTS)
     del params["train"]["lr"]["sigmoid"]
     with pytest.raises(ParamError, match="train.lr.sigmoid"):
-        validate_train(params, "sigmoid")
+        learning_rate(params, "sigmoid")
+
+
+@pytest.mark.parametrize("value", [0, -1e-3, "fast", True, float("nan")])
+def test_bad_learning_rate_names_the_key_and_auto(value):
+    with pytest.raises(ParamError, match="train.lr.relu.*or 'auto'"):
+        learning_rate(edited("train.lr.relu", value), "relu")
+
+
+def test_auto_learning_rate_means_search():
+    assert learning_rate(edited("train.lr.relu", "auto"), "relu") is None
+    assert validate_tune(DEFAULTS) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
+                                       "seeds": [0, 1, 2]}
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("tune.grid", [], "a non-empty list"),
+    ("tune.grid", [1e-2, 0], "learning rates > 0"),
+    ("tune.grid", [1e-2, 1e-2], "distinct rates"),
+    ("tune.rounds", 0, "tune.rounds"),
+    ("tune.epochs", 1.5, "tune.epochs"),
+    ("tune.seeds", [0, 0], "tune.seeds"),
+])
+def test_bad_tune(key, value, expected):
+    with pytest.raises(ParamError, match=expected):
+        validate_tune(edited(key, value))
 
 
 def test_config_id_matches_dvc_yaml_paths():
@@ -126,7 +151,16 @@ def test_paper_preset_is_the_full_grid():
     grid = validate_grid(paper)
     assert len(grid_configs(grid)) == 3 * 2 * 4 * 2 * 2
     assert validate_train(paper, "relu")["epochs"] == 300
-    assert set(paper) == set(DEFAULTS) and set(paper["train"]) == set(DEFAULTS["train"])
+
+
+@pytest.mark.parametrize("preset", ["paper", "extended", "activations"])
+def test_presets_have_every_key_of_params_yaml(preset):
+    """A preset replaces params.yaml: a key it lacked would stop the run at validation."""
+    params = load_params(ROOT / "presets" / f"{preset}.yaml")
+    assert set(params) == set(DEFAULTS)
+    for group in DEFAULTS:
+        assert set(params[group]) == set(DEFAULTS[group]), group
+    assert set(params["train"]["lr"]) == set(DEFAULTS["train"]["lr"]) == set(REGISTRY)
 
 
 @pytest.mark.parametrize("key,value,expected", [

@@ -39,9 +39,18 @@ def test_compute_of_one_configuration_by_hand():
     assert result["model_steps"] == seeds * epochs * 20  # ceil(1257 / 64) = 20 steps
     assert result["flops"] == seeds * weights * (6 * epochs * 1257
                                                  + 2 * (epochs + 1) * 1797)
+    assert result["tune_model_steps"] == 0  # a fixed rate: nothing is searched
+
+    params["train"]["lr"]["relu"] = "auto"
+    searched = config_compute(config, params)
+    models = (3 + 2 + 2) * 3  # grid of 3, two more rates in each of rounds 2 and 3; 3 seeds
+    assert searched["tune_model_steps"] == models * 5 * 20  # 5 budget epochs
+    assert searched["tune_flops"] == models * weights * (6 * 5 * 1257 + 2 * 6 * 1797)
+    assert searched["model_steps"] == result["model_steps"] + searched["tune_model_steps"]
 
 
-@pytest.mark.parametrize("preset,configs", [("paper", 96), ("extended", 480)])
+@pytest.mark.parametrize("preset,configs", [("paper", 96), ("extended", 480),
+                                            ("activations", 10)])
 def test_presets_validate_and_plan(preset, configs, capsys):
     path = ROOT / "presets" / f"{preset}.yaml"
     params = load_params(path)
@@ -50,7 +59,9 @@ def test_presets_validate_and_plan(preset, configs, capsys):
         activation_shape(params, activation)
     result = main([str(path)])
     assert result["configs"] == configs
-    assert result["largest"]["config"] == "cifar10-relu-d8-w800-bnfalse"
+    if preset != "activations":
+        assert result["largest"]["config"] == "cifar10-relu-d8-w800-bnfalse"
+    assert result["stages"]["tune"] == configs and result["tune_flops"] > 0  # rates searched
     assert f"{configs} configurations" in capsys.readouterr().out
-    if preset == "extended":
+    if preset != "paper":
         assert set(validate_grid(params)["activations"]) == set(REGISTRY)

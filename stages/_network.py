@@ -1,0 +1,42 @@
+"""The network of a train or tune stage: its command line, model spec and data split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from activation_study.data.split import load_split
+from activation_study.engine import Split
+from activation_study.model import ModelSpec
+from activation_study.params import activation_shape, config_id, dataset_name, require
+
+
+def network_arguments(description: str | None) -> argparse.Namespace:
+    """The network of a train or tune stage: ``--dataset --activation --depth --width
+    --batchnorm``; adds ``id``, the configuration id, and makes ``batchnorm`` a bool."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--activation", required=True)
+    parser.add_argument("--depth", type=int, required=True)
+    parser.add_argument("--width", type=int, required=True)
+    parser.add_argument("--batchnorm", choices=("true", "false"), required=True)
+    args = parser.parse_args()
+    dataset_name(args.dataset)
+    require(args.depth >= 1, "grid.depths", args.depth, "integers >= 1")
+    require(args.width >= 1, "grid.widths", args.width, "integers >= 1")
+    args.batchnorm = args.batchnorm == "true"
+    args.id = config_id(args.dataset, args.activation, args.depth, args.width, args.batchnorm)
+    return args
+
+
+def network_and_split(args: argparse.Namespace, params: dict,
+                      batch_size: int) -> tuple[ModelSpec, Split]:
+    """The model spec of ``network_arguments`` and its dataset's split, checked."""
+    split = load_split(Path("data/split") / args.dataset)
+    n_train = len(split["train"][1])
+    require(batch_size <= n_train, "train.batch_size", batch_size,
+            f"at most the {n_train} training samples of {args.dataset}")
+    spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,
+                     batchnorm=args.batchnorm, activation=args.activation,
+                     shape=activation_shape(params, args.activation))
+    return spec, split

@@ -1,0 +1,77 @@
+"""Stage tune@CONFIG: the learning rate that train@CONFIG uses.
+
+With ``train.lr.<activation>: auto`` it runs the iterative grid search of 001 section 3.3.1
+(``activation_study.lr_search``; the ``tune`` keys of params.yaml); with a number it passes
+that rate on unchanged, trains nothing, and its outputs do not depend on the ``tune`` keys,
+so editing them retrains nothing that has a fixed rate.
+
+Writes: data/tune/<config>/lr.json (the rate train reads) and search.csv (every candidate
+rate and seed: round, lr, seed, best_validation_acc, best_epoch), metrics/tune/<config>.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from activation_study.io import atomic_path, read_json, write_json
+from activation_study.lr_search import COLUMNS, SearchSettings, batched_scorer, search
+from activation_study.params import (
+    ParamError,
+    learning_rate,
+    load_params,
+    validate_train,
+    validate_tune,
+)
+from activation_study.stats import seed_scalars
+from stages._cli import run
+from stages._network import network_and_split, network_arguments
+
+TUNE_DIR = Path("data/tune")
+
+
+def read_chosen_rate(config: str) -> float:
+    """The learning rate tune@CONFIG chose (what train@CONFIG trains with)."""
+    path = TUNE_DIR / config / "lr.json"
+    if not path.is_file():
+        raise ParamError(f"{path} is missing: run `dvc repro` (stage tune for {config})")
+    return float(read_json(path)["lr"])
+
+
+def write_outputs(config: str, lr: float, table: pd.DataFrame, metrics: dict) -> None:
+    with atomic_path(TUNE_DIR / config) as folder:
+        folder.mkdir()
+        write_json(folder / "lr.json", {"lr": lr, "mode": metrics["mode"]})
+        table.to_csv(folder / "search.csv", index=False, float_format="%.6g")
+    write_json(Path("metrics/tune") / f"{config}.json", metrics)
+
+
+def main() -> None:
+    args = network_arguments(__doc__)
+    params = load_params()
+    fixed = learning_rate(params, args.activation)
+    if fixed is not None:
+        write_outputs(args.id, fixed, pd.DataFrame(columns=list(COLUMNS)), {
+            "config": args.id, "mode": "fixed", "lr": fixed, "rounds": None, "epochs": None,
+            "candidates": 0, "validation_acc": None, "search": []})
+        print(f"{args.id}: fixed learning rate {fixed:g} (train.lr.{args.activation})")
+        return
+
+    settings = SearchSettings(**validate_tune(params))
+    train = validate_train(params, args.activation)
+    spec, split = network_and_split(args, params, train["batch_size"])
+    result = search(batched_scorer(spec, split, settings, train["batch_size"],
+                                   train["lr_decay"], train["device"]), settings)
+    chosen = result.table[result.table["lr"] == result.lr]
+    write_outputs(args.id, result.lr, result.table, {
+        "config": args.id, "mode": "auto", "lr": result.lr, "rounds": settings.rounds,
+        "epochs": settings.epochs, "candidates": int(result.table["lr"].nunique()),
+        "validation_acc": seed_scalars(chosen["best_validation_acc"]), "search": result.by_rate()})
+    print(f"{args.id}: searched {result.table['lr'].nunique()} rates, chose {result.lr:g} "
+          f"(validation accuracy {chosen['best_validation_acc'].mean():.2f} % "
+          f"after at most {settings.epochs} epochs)")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean paper extended plan
+.PHONY: setup run test lint bench clean paper extended activations plan
 
 setup: $(STAMP)
 
@@ -37,10 +37,11 @@ PARAMS ?= params.yaml
 plan: setup
 	$(BIN)/python -m activation_study.plan $(PARAMS)
 
-# The paper's full grid (presets/paper.yaml) and the grid with every activation
-# (presets/extended.yaml): run them on a branch, they replace params.yaml. The plan is printed
-# first; the run starts after 10 seconds (Ctrl-C to stop).
-paper extended: setup
+# The paper's full grid (presets/paper.yaml), the grid with every activation
+# (presets/extended.yaml), and every activation on the default data (presets/activations.yaml):
+# run them on a branch, they replace params.yaml. The plan is printed first; the run starts
+# after 10 seconds (Ctrl-C to stop).
+paper extended activations: setup
 	$(BIN)/python -m activation_study.plan presets/$@.yaml
 	sleep 10
 	cp presets/$@.yaml params.yaml

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -80,6 +81,11 @@ def stale_stages(project: Path) -> set[str]:
     return set(json.loads(sh("dvc", "status", "--json", cwd=project).stdout))
 
 
+def ran_stages(project: Path) -> set[str]:
+    out = sh("dvc", "repro", cwd=project).stdout
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+
+
 def test_repro_produces_every_output(project):
     assert stale_stages(project) == set()
     ids = [f"digits-{a}-d{d}-w8-bn{b}" for a in ("relu", "sigmoid") for d in (1, 2)
@@ -115,24 +121,33 @@ def test_repro_produces_every_output(project):
                        for b in ("false", "true")} | {"epochs_digits-relu-d2-w8-bnfalse.png"}
     assert list((project / "plots/plot").glob("*.png"))
     assert list((project / "plots/plot_activations/digits-relu-d2-w8-bnfalse").glob("*.png"))
+    tuned = json.loads((project / f"metrics/tune/{ids[0]}.json").read_text())
+    assert tuned["mode"] == "fixed" and tuned["lr"] == 0.01 and tuned["search"] == []
+    report = (project / "reports/study.md").read_text()
+    assert "## What the study found" in report and "| digits-relu-d2-w8-bnfalse |" in report
+    assert "### Wall time per stage" in report and "| train | 8 |" in report  # run logs
+    assert (project / "logs/timing/train/digits-relu-2-8-false.json").is_file()
     # datasets and models live in the DVC cache, never in git
     assert sh("git", "check-ignore", "-q", f"data/train/{ids[0]}/models.pt", cwd=project)
     tracked = sh("git", "ls-files", cwd=project).stdout.split()
-    assert not [f for f in tracked if f.startswith("data/") and f != "data/.gitkeep"]
+    assert not [f for f in tracked if f.startswith(("data/", "logs/")) and f != "data/.gitkeep"]
 
 
 def test_learning_rate_edit_reruns_only_its_stages(project):
     write_params(project, {"train": {**TINY["train"],
                                      "lr": {**TINY["train"]["lr"], "sigmoid": 0.03}}})
     stale = stale_stages(project)
-    sigmoid = {s for s in stale if s.startswith("train@") and "sigmoid" in s}
+    # the rate reaches training through tune@CONFIG, which passes a fixed rate on
+    sigmoid = {s for s in stale if s.startswith("tune@") and "sigmoid" in s}
     assert len(sigmoid) == 4
     assert stale == sigmoid | {"validate"}
 
-    out = sh("dvc", "repro", cwd=project).stdout
-    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert {s for s in ran if s.startswith("train@")} == sigmoid
+    ran = ran_stages(project)
+    assert {s for s in ran if s.startswith(("tune@", "train@"))} == sigmoid | {
+        s.replace("tune@", "train@") for s in sigmoid}
     assert stale_stages(project) == set()
+    tuned = json.loads((project / "metrics/tune/digits-sigmoid-d1-w8-bnfalse.json").read_text())
+    assert tuned["mode"] == "fixed" and tuned["lr"] == 0.03
 
     diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
     changed = {path for path, values in diff.items() if values}
@@ -172,11 +187,11 @@ def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
         stale = stale_stages(project)
         new = {s for s in stale if "@" in s}
         assert new == {f"{stage}@digits-{a}-3-8-{b}"
-                       for stage in ("train", "extract_activations", "compute_metrics",
-                                     "classify_layers")
+                       for stage in ("tune", "train", "extract_activations",
+                                     "compute_metrics", "classify_layers")
                        for a in ("relu", "sigmoid") for b in ("False", "True")}
         # they read the grid
-        assert stale - new == {"validate", "summarize", "plot", "plot_classifiers"}
+        assert stale - new == {"validate", "summarize", "plot", "plot_classifiers", "report"}
     finally:
         (project / "params.yaml").write_text(original)
 
@@ -192,10 +207,8 @@ def test_classifier_edit_reruns_only_classification(project):
         stale = stale_stages(project)
         assert stale == {"validate"} | {s for s in stale if s.startswith("classify_layers@")}
         assert len(stale) == 8 + 1
-        out = sh("dvc", "repro", cwd=project).stdout
-        ran = {line.split("'")[1].split("@")[0] for line in out.splitlines()
-               if line.startswith("Running stage")}
-        assert ran == {"validate", "classify_layers", "summarize", "plot_classifiers"}
+        ran = {name.split("@")[0] for name in ran_stages(project)}
+        assert ran == {"validate", "classify_layers", "summarize", "plot_classifiers", "report"}
         diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
         changed = {key for path, values in diff.items() if "classify_layers" in path
                    for key in values}
@@ -223,9 +236,7 @@ def test_analysis_and_extraction_edits_never_retrain(project):
         stale = stale_stages(project)
         kinds = {s.split("@")[0] for s in stale}
         assert kinds == {"validate", "extract_activations", "compute_metrics"}
-        out = sh("dvc", "repro", cwd=project).stdout
-        ran = {line.split("'")[1].split("@")[0] for line in out.splitlines()
-               if line.startswith("Running stage")}
+        ran = {name.split("@")[0] for name in ran_stages(project)}
         assert "train" not in ran and "extract_activations" in ran
         labels = np.load(project / "data/extract_activations/digits-relu-d1-w8-bnfalse"
                          / "labels_train.npy")
@@ -233,6 +244,43 @@ def test_analysis_and_extraction_edits_never_retrain(project):
     finally:
         (project / "params.yaml").write_text(original)
 
+
+def test_auto_learning_rate_is_searched_and_tuning_edits_retrain_only_searched(project):
+    """relu's rate becomes `auto`: tune@relu searches, train@relu trains with its choice.
+    A tune key edit then reruns every tune stage, but retrains no fixed-rate (sigmoid) net."""
+    original = (project / "params.yaml").read_text()
+    try:
+        params = yaml.safe_load(original)
+        params["train"]["lr"]["relu"] = "auto"
+        params["tune"] = {"grid": [1.0, 0.01, 0.0001], "rounds": 2, "epochs": 1, "seeds": [0, 1]}
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        ran = ran_stages(project)
+        assert {s for s in ran if s.startswith("train@")} == {
+            f"train@digits-relu-{d}-8-{b}" for d in (1, 2) for b in ("False", "True")}
+        assert len({s for s in ran if s.startswith("tune@")}) == 8  # all read the tune keys
+
+        cid = "digits-relu-d2-w8-bnfalse"
+        tuned = json.loads((project / f"metrics/tune/{cid}.json").read_text())
+        table = pd.read_csv(project / f"data/tune/{cid}/search.csv")
+        assert tuned["mode"] == "auto" and tuned["candidates"] == table["lr"].nunique()
+        assert set(table["lr"][table["round"] == 1]) == {1.0, 0.01, 0.0001}
+        assert len(table) == tuned["candidates"] * 2 and set(table["seed"]) == {0, 1}
+        means = table.groupby("lr")["best_validation_acc"].mean()
+        assert tuned["lr"] == means.idxmax()  # the best mean validation accuracy wins
+        trained = json.loads((project / f"metrics/train/{cid}.json").read_text())
+        assert trained["config"]["lr"] == tuned["lr"]  # training read the searched rate
+
+        params["tune"]["epochs"] = 2
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        stale = stale_stages(project)
+        assert stale == {"validate"} | {s for s in stale if s.startswith("tune@")}
+        assert len(stale) == 8 + 1  # every tune stage lists the tune keys
+        ran = ran_stages(project)
+        assert {s for s in ran if s.startswith("tune@")} == {s for s in stale if "@" in s}
+        assert not any(s.startswith("train@") and "sigmoid" in s for s in ran)
+        assert pd.read_csv(project / f"data/tune/{cid}/search.csv")["best_epoch"].max() <= 2
+    finally:
+        (project / "params.yaml").write_text(original)
 
 
 def test_every_activation_runs_every_stage(tmp_path):

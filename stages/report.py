@@ -23,12 +23,8 @@ from activation_study.params import (
     validate_grid,
     validate_plots,
 )
-from activation_study.study_report import (
-    StudyInputs,
-    candidate_figures,
-    render_report,
-    validate_report,
-)
+from activation_study.study_report.common import StudyInputs, candidate_figures, validate_report
+from activation_study.study_report.render import render_report
 from activation_study.study_tables import read_metrics
 from stages._cli import run
 

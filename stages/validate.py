@@ -22,7 +22,7 @@ from activation_study.params import (
     validate_train,
     validate_tune,
 )
-from activation_study.study_report import validate_report
+from activation_study.study_report.common import validate_report
 from stages._cli import run
 
 MARKER = Path("data/validate/params.ok")

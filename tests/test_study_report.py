@@ -7,25 +7,20 @@ from pathlib import Path
 import pytest
 
 from activation_study.params import ParamError, grid_configs, load_params
-from activation_study.study_report import (
+from activation_study.study_report.common import StudyInputs, candidate_figures, validate_report
+from activation_study.study_report.findings import (
     FINDINGS,
-    REFERENCES,
-    StudyInputs,
     batchnorm_lowers_relu_sparsity,
-    candidate_figures,
     dead_nodes_grow_with_depth,
-    differs,
     layers_reach_network,
-    reference_rows,
     relu_sparser_after_training,
     relu_sparser_than_sigmoid,
     relu_trains_faster,
-    render_report,
     sigmoid_medians_collapse,
-    timing_section,
-    validate_report,
     verdict,
 )
+from activation_study.study_report.references import REFERENCES, differs, reference_rows
+from activation_study.study_report.render import render_report, timing_section
 from activation_study.study_tables import pm
 from stages.report import load_inputs, read_timings
 

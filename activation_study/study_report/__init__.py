@@ -1,0 +1,1 @@
+"""The study report (reports/study.md): see ``render``."""

@@ -56,10 +56,20 @@ def positive_int(params: dict[str, Any], key: str) -> int:
     return value
 
 
+def is_number(value: Any) -> bool:
+    """A finite int or float (YAML's true and false are not numbers here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def positive_float(params: dict[str, Any], key: str) -> float:
     value = get(params, key)
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    require(ok and value > 0, key, value, "a number > 0")
+    require(is_number(value) and value > 0, key, value, "a number > 0")
+    return float(value)
+
+
+def percentage_points(params: dict[str, Any], key: str) -> float:
+    value = get(params, key)
+    require(is_number(value) and 0 <= value <= 100, key, value, "percentage points in [0, 100]")
     return float(value)
 
 
@@ -181,8 +191,7 @@ def learning_rate(params: dict[str, Any], activation: str) -> float | None:
     value = get(params, key)
     if value == AUTO_LR:
         return None
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    require(ok and value > 0, key, value, f"a number > 0 or {AUTO_LR!r}")
+    require(is_number(value) and value > 0, key, value, f"a number > 0 or {AUTO_LR!r}")
     return float(value)
 
 
@@ -191,8 +200,7 @@ def validate_tune(params: dict[str, Any]) -> dict[str, Any]:
     grid = get(params, "tune.grid")
     require(isinstance(grid, list) and grid, "tune.grid", grid, "a non-empty list of rates")
     for rate in grid:
-        ok = isinstance(rate, int | float) and not isinstance(rate, bool) and math.isfinite(rate)
-        require(ok and rate > 0, "tune.grid", rate, "learning rates > 0")
+        require(is_number(rate) and rate > 0, "tune.grid", rate, "learning rates > 0")
     require(len({float(f"{r:.3g}") for r in grid}) == len(grid), "tune.grid", grid,
             "distinct rates (to 3 significant digits)")
     seeds = _int_list(params, "tune.seeds", 0)
@@ -258,13 +266,9 @@ def validate_classify(params: dict[str, Any]) -> dict[str, Any]:
     require(estimator in ESTIMATORS, "classify.estimator", estimator, " or ".join(ESTIMATORS))
     grid = positive_int(params, "classify.grid_per_bandwidth")
     require(grid >= 4, "classify.grid_per_bandwidth", grid, "an integer >= 4 (24 by default)")
-    tolerance = get(params, "classify.tolerance")
-    require(isinstance(tolerance, int | float) and not isinstance(tolerance, bool)
-            and 0 <= tolerance <= 100, "classify.tolerance", tolerance,
-            "percentage points in [0, 100]")
     return {"bandwidth": positive_float(params, "classify.bandwidth"), "floor": floor,
             "prior": prior, "estimator": estimator, "grid_per_bandwidth": grid,
-            "tolerance": float(tolerance)}
+            "tolerance": percentage_points(params, "classify.tolerance")}
 
 
 def validate_plots(params: dict[str, Any], grid: dict[str, list]) -> dict[str, Any]:

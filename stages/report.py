@@ -26,16 +26,15 @@ from activation_study.params import (
 from activation_study.study_report.common import StudyInputs, candidate_figures, validate_report
 from activation_study.study_report.render import render_report
 from activation_study.study_tables import read_metrics
-from stages._cli import run
+from stages._cli import TIMING_DIR, run
 
 OUTPUT = Path("reports/study.md")
 TUNE = Path("metrics/tune")
-TIMING = Path("logs/timing")
 TIMING_KEYS = ("stage", "seconds", "finished")
 PER_NETWORK_FIGURES = "plots/plot_activations/"
 
 
-def read_timings(folder: Path = TIMING) -> list[dict]:
+def read_timings(folder: Path = TIMING_DIR) -> list[dict]:
     """Every run log ``<folder>/<stage kind>/<name>.json`` with its ``kind`` added, in path
     order; a file that is not such a record (e.g. cut short by a kill) is skipped."""
     records = []

@@ -63,15 +63,15 @@ def main() -> None:
     spec, split = network_and_split(args, params, train["batch_size"])
     result = search(batched_scorer(spec, split, settings, train["batch_size"],
                                    train["lr_decay"], train["device"]), settings)
-    chosen = result.table[result.table["lr"] == result.lr]
+    chosen = seed_scalars(result.table.loc[result.table["lr"] == result.lr,
+                                           "best_validation_acc"])
+    candidates = int(result.table["lr"].nunique())
     write_outputs(args.id, result.lr, result.table, {
         "config": args.id, "mode": "auto", "lr": result.lr, "rounds": settings.rounds,
-        "epochs": settings.epochs, "candidates": int(result.table["lr"].nunique()),
-        "validation_acc": seed_scalars(chosen["best_validation_acc"]), "search": result.by_rate()})
-    print(f"{args.id}: searched {result.table['lr'].nunique()} rates, chose {result.lr:g} "
-          f"(validation accuracy {chosen['best_validation_acc'].mean():.2f} % "
-          f"after at most {settings.epochs} epochs)")
-
+        "epochs": settings.epochs, "candidates": candidates, "validation_acc": chosen,
+        "search": result.by_rate()})
+    print(f"{args.id}: searched {candidates} rates, chose {result.lr:g} (validation accuracy "
+          f"{chosen['mean']:.2f} % after at most {settings.epochs} epochs)")
 
 if __name__ == "__main__":
     run(main)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from activation_study.params import get, require
+from activation_study.params import percentage_points
 from activation_study.study_tables import layer_rows
 
 STAGE_ORDER = ("validate", "download", "split", "tune", "train", "extract_activations",
                "compute_metrics", "classify_layers", "plot_activations", "summarize", "plot",
                "plot_classifiers")
-STATE_LABEL = {"initial": "untrained", "best": "trained"}
 BN_LABEL = {False: "no BN", True: "BN"}
 CONFIG_AXES = ("dataset", "activation", "depth", "width", "batchnorm")
-COLLAPSE_RATIO = 0.1  # deepest layer's class-median spread below this share of layer 1's
-ANALOGUES = {"mnist": ("mnist5k", "digits")}  # measured datasets shown beside a reference
 NETWORK_FIGURES = {"class_medians.png": "class medians (activations)",
                    "class_medians_pre.png": "class medians (pre-activations)",
                    "histograms_initial.png": "histograms, untrained",
@@ -31,15 +27,7 @@ NETWORK_FIGURES = {"class_medians.png": "class medians (activations)",
 def validate_report(params: dict[str, Any]) -> dict[str, float]:
     """The ``report`` keys: ``report.tolerance``, percentage points a measured value may
     differ from a seed's before the report marks it (on top of the seed's own s.e.)."""
-    tolerance = get(params, "report.tolerance")
-    ok = isinstance(tolerance, int | float) and not isinstance(tolerance, bool)
-    require(ok and math.isfinite(tolerance) and 0 <= tolerance <= 100, "report.tolerance",
-            tolerance, "percentage points, a number in [0, 100]")
-    return {"tolerance": float(tolerance)}
-
-
-
-# --- inputs -------------------------------------------------------------------------------
+    return {"tolerance": percentage_points(params, "report.tolerance")}
 
 
 @dataclass(frozen=True)
@@ -75,6 +63,11 @@ class StudyInputs:
     def ordered(self) -> list[dict[str, Any]]:
         return sorted(self.configs, key=config_key)
 
+    @property
+    def id_of(self) -> dict[tuple, str]:
+        """Configuration id by its ``config_key``."""
+        return {config_key(c): c["id"] for c in self.configs}
+
 
 def config_key(config: dict[str, Any]) -> tuple:
     return tuple(config[axis] for axis in CONFIG_AXES)
@@ -106,9 +99,6 @@ def candidate_figures(configs: list[dict[str, Any]], plot_configs: list[str]) ->
                     for name, caption in NETWORK_FIGURES.items()
                     if name != "prelu_slopes.png" or "-prelu-" in cid]
     return figures
-
-
-# --- formatting ----------------------------------------------------------------------------
 
 
 def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:

@@ -9,7 +9,6 @@ from itertools import pairwise
 from typing import Any
 
 from activation_study.study_report.common import (
-    COLLAPSE_RATIO,
     CONFIG_AXES,
     Figure,
     StudyInputs,
@@ -20,6 +19,7 @@ from activation_study.study_report.common import (
 )
 from activation_study.study_tables import layer_rows
 
+COLLAPSE_RATIO = 0.1  # deepest layer's class-median spread below this share of layer 1's
 
 @dataclass(frozen=True)
 class Finding:
@@ -56,7 +56,6 @@ def pairs(configs: list[dict[str, Any]], axis: str) -> list[dict[Any, dict[str, 
     for c in sorted(configs, key=config_key):
         groups[tuple(c[k] for k in CONFIG_AXES if k != axis)][c[axis]] = c
     return [g for _, g in sorted(groups.items()) if len(g) > 1]
-
 
 
 def relu_sparser_after_training(inputs: StudyInputs) -> Finding:

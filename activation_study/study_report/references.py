@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from activation_study.study_report.common import ANALOGUES, BN_LABEL, StudyInputs, config_key, table
+from activation_study.study_report.common import BN_LABEL, StudyInputs, table
 from activation_study.study_tables import layer_rows, pm
+
+ANALOGUES = {"mnist": ("mnist5k", "digits")}  # measured datasets shown beside a reference
 
 QUANTITIES = {
     "test_acc": "test accuracy, %",
@@ -97,30 +99,33 @@ MEASURES: dict[str, Callable[[dict, dict], list[dict]]] = {
 }
 
 
-def differs(reference: float, seed_se: float | None, measured: float, tolerance: float) -> bool:
-    """Whether a measured mean lies further from a seed's value than the seed's own s.e. or
-    the tolerance, whichever is larger."""
-    return abs(measured - reference) > max(seed_se or 0.0, tolerance)
+def allowed(seed_se: float | None, tolerance: float) -> float:
+    """How far a measured mean may lie from a seed's value: the larger of the seed's own s.e.
+    and the tolerance."""
+    return max(seed_se or 0.0, tolerance)
 
+
+def differs(reference: float, seed_se: float | None, measured: float, tolerance: float) -> bool:
+    return abs(measured - reference) > allowed(seed_se, tolerance)
 
 
 def reference_rows(inputs: StudyInputs) -> tuple[list[list[str]], list[list[str]]]:
     """Rows of the references whose configuration the run covers (one per value, marked where
     it differs) and of the others (one per reference, beside an analogue, never marked)."""
-    by_key = {config_key(c): c["id"] for c in inputs.configs}
+    id_of = inputs.id_of
     covered, other = [], []
     for ref in REFERENCES:
         quantity = QUANTITIES[ref.quantity]
         label = (f"{ref.dataset} {ref.activation} {ref.depth}x{ref.width} "
                  f"{BN_LABEL[ref.batchnorm]}")
-        cid = by_key.get(ref.key)
+        cid = id_of.get(ref.key)
         if cid is None:
-            other.append([ref.source, label, quantity, seed_values(ref), *analogue(inputs, ref)])
+            other.append([ref.source, label, quantity, seed_values(ref),
+                          *analogue(inputs, id_of, ref)])
             continue
         measured = MEASURES[ref.quantity](inputs.train[cid], inputs.nodes[cid])
         for index, (value, stat) in enumerate(zip(ref.values, measured, strict=True)):
             seed_se = None if ref.se is None else ref.se[index]
-            allowed = max(seed_se or 0.0, inputs.tolerance)
             mean = stat["mean"]
             mark = "" if mean is None else (
                 "⚠ differs" if differs(value, seed_se, mean, inputs.tolerance) else "within")
@@ -128,7 +133,7 @@ def reference_rows(inputs: StudyInputs) -> tuple[list[list[str]], list[list[str]
                             str(index + 1) if len(ref.values) > 1 else "",
                             pm({"mean": value, "se": seed_se}), pm(stat),
                             "n/a" if mean is None else f"{mean - value:+.2f}",
-                            f"{allowed:.2f}", mark])
+                            f"{allowed(seed_se, inputs.tolerance):.2f}", mark])
     return covered, other
 
 
@@ -137,19 +142,19 @@ def seed_values(ref: Reference) -> str:
     return ", ".join(pm({"mean": v, "se": s}) for v, s in zip(ref.values, se, strict=True))
 
 
-def analogue(inputs: StudyInputs, ref: Reference) -> list[str]:
+def analogue(inputs: StudyInputs, id_of: dict[tuple, str], ref: Reference) -> list[str]:
     """The same network on the first analogue dataset the run has: its id and values."""
-    by_key = {config_key(c): c["id"] for c in inputs.configs}
     for dataset in ANALOGUES.get(ref.dataset, ()):
-        cid = by_key.get((dataset, *ref.key[1:]))
+        cid = id_of.get((dataset, *ref.key[1:]))
         if cid is not None:
             stats = MEASURES[ref.quantity](inputs.train[cid], inputs.nodes[cid])
             return [f"`{cid}`", ", ".join(pm(s) for s in stats)]
     return ["none in this run", ""]
 
 
-def reference_section(inputs: StudyInputs) -> list[str]:
-    covered, other = reference_rows(inputs)
+def reference_section(inputs: StudyInputs, covered: list[list[str]],
+                      other: list[list[str]]) -> list[str]:
+    """The references section from ``reference_rows``."""
     epochs = inputs.recipe.get("epochs")
     lines = ["## Reference values of the seeds", "",
              "The values the seeds report (STUDY.md; exact tables of 000 and 001) set beside "

@@ -16,7 +16,6 @@ from pathlib import PurePosixPath
 from activation_study.study_report.common import (
     BN_LABEL,
     STAGE_ORDER,
-    STATE_LABEL,
     Figure,
     StudyInputs,
     config_key,
@@ -34,7 +33,13 @@ from activation_study.study_report.findings import (
     findings_section,
 )
 from activation_study.study_report.references import reference_rows, reference_section
-from activation_study.study_tables import classifier_markdown, classifier_rows, layer_rows, pm
+from activation_study.study_tables import (
+    STATES,
+    classifier_markdown,
+    classifier_rows,
+    layer_rows,
+    pm,
+)
 
 
 def run_section(inputs: StudyInputs) -> list[str]:
@@ -166,7 +171,7 @@ def layer_table(inputs: StudyInputs, key: str, factor: float = 1.0,
         for state, per_layer in layer_rows(nodes, key).items():
             cells = [pm(scaled(s, factor)) for s in per_layer] + [""] * (depth - len(per_layer))
             total = [pm(nodes["states"][state]["train"]["network"][key])] if network else []
-            rows.append([c["id"], STATE_LABEL[state], *total, *cells])
+            rows.append([c["id"], STATES[state], *total, *cells])
     return table(["configuration", "state", *(["network"] if network else []),
                   *(f"layer {i}" for i in range(1, depth + 1))], rows)
 
@@ -221,7 +226,6 @@ def classifier_section(inputs: StudyInputs) -> list[str]:
     return lines[1:] + figure_lines(inputs, "classifiers")  # summarize's opens with a blank
 
 
-
 def network_figures_section(inputs: StudyInputs) -> list[str]:
     figures = [f for f in inputs.figures if f.section == "network"]
     if not figures:
@@ -236,7 +240,8 @@ def network_figures_section(inputs: StudyInputs) -> list[str]:
                     for cid, fs in sorted(by_config.items())))]
 
 
-def summary_lines(inputs: StudyInputs, findings: list[Finding]) -> list[str]:
+def summary_lines(inputs: StudyInputs, findings: list[Finding],
+                  covered: list[list[str]]) -> list[str]:
     """The opening paragraph: best accuracy per activation, findings and references tallied."""
     best = {}
     for c in inputs.ordered:
@@ -246,7 +251,6 @@ def summary_lines(inputs: StudyInputs, findings: list[Finding]) -> list[str]:
     tally: dict[str, int] = defaultdict(int)
     for f in findings:
         tally[f.verdict.split(" (")[0]] += 1
-    covered, _ = reference_rows(inputs)
     flagged = sum(row[-1].startswith("⚠") for row in covered)
     references = (f"{flagged} of the {len(covered)} reference values of the seeds that this run "
                   "covers differ from it by more than allowed" if covered else
@@ -263,14 +267,16 @@ def summary_lines(inputs: StudyInputs, findings: list[Finding]) -> list[str]:
 def render_report(inputs: StudyInputs) -> str:
     """The markdown of reports/study.md."""
     findings = [check(inputs) for check in FINDINGS]
+    covered, other = reference_rows(inputs)
     lines = ["# Activation functions in MLPs: study report", "",
              "Written by `python -m stages.report` from the metrics of this workspace "
              "(`metrics/`) and the figures under `plots/`; every number is read from them. "
              "The method is that of the seeds (STUDY.md, README).", "",
-             *summary_lines(inputs, findings), "",
+             *summary_lines(inputs, findings, covered), "",
              *run_section(inputs), "", *findings_section(findings)]
-    for section in (tune_section, accuracy_section, nodes_section, classifier_section,
-                    reference_section, network_figures_section):
-        part = section(inputs)
+    sections = [tune_section(inputs), accuracy_section(inputs), nodes_section(inputs),
+                classifier_section(inputs), reference_section(inputs, covered, other),
+                network_figures_section(inputs)]
+    for part in sections:
         lines += ["", *part] if part else []
     return "\n".join(lines) + "\n"

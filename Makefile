@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean paper extended activations plan
+.PHONY: setup run test lint bench clean paper extended activations plan compare
 
 setup: $(STAMP)
 
@@ -31,6 +31,13 @@ bench: setup
 
 clean:
 	rm -rf $(VENV)
+
+# Headline results of two revisions (git revisions, branches or DVC experiment names) with seed
+# uncertainty: `make compare A=main B=my-branch` (defaults: HEAD against the workspace).
+A ?= HEAD
+B ?=
+compare: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m activation_study.compare $(A) $(B)
 
 # Dry run: stages and training compute of a parameter file (`make plan PARAMS=presets/paper.yaml`).
 PARAMS ?= params.yaml

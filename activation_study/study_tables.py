@@ -3,19 +3,20 @@ the summarize and report stages."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import pandas as pd
 
+from activation_study.headline import detail_path
 from activation_study.io import read_json
 from activation_study.params import ParamError
 
 STATES = {"initial": "untrained", "best": "trained"}
 
 
-def read_metrics(folder: str, config: dict) -> dict:
-    """``metrics/<folder>/<config id>.json``, or an error naming the stage that makes it."""
-    path = Path("metrics") / folder / f"{config['id']}.json"
+def read_metrics(stage: str, config: dict) -> dict:
+    """``metrics/<stage>/<config id>.json``, or an error naming the stage that makes it."""
+    path = detail_path(stage, config["id"])
     if not path.is_file():
-        raise ParamError(f"{path} is missing: run `dvc repro` (stage {folder} for {config['id']})")
+        raise ParamError(f"{path} is missing: run `dvc repro` (stage {stage} for {config['id']})")
     return read_json(path)
 
 
@@ -67,3 +68,50 @@ def classifier_markdown(configs: list[dict], study: dict, depth: int) -> list[st
                              + f" | {pm(values['network'])} | "
                              + ("never" if reached is None else f"layer {reached}") + " |")
     return lines
+
+
+CONFIG_COLUMNS = ("config", "dataset", "activation", "depth", "width", "batchnorm")
+
+
+def _config_columns(config: dict) -> dict:
+    return {"config": config["id"], **{k: config[k] for k in CONFIG_COLUMNS[1:]}}
+
+
+def curves_table(configs: list[dict], curves: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long table of the learning curves, a row per configuration and epoch (epoch 0, the
+    initialisation, left out): training and validation accuracy, mean and s.e. over seeds.
+    ``curves`` maps a configuration id to its plots/train/<id>.csv."""
+    columns = ["epoch", "train_acc", "train_acc_se", "validation_acc", "validation_acc_se"]
+    frames = [curves[c["id"]].loc[lambda f: f["epoch"] >= 1, columns]
+              .assign(**_config_columns(c)) for c in configs]
+    return pd.concat(frames, ignore_index=True)[[*CONFIG_COLUMNS, *columns]]
+
+
+def sparsity_table(configs: list[dict], nodes: dict[str, dict]) -> pd.DataFrame:
+    """Long table of the trained sparsity and dead nodes, a row per configuration and hidden
+    layer (kept model, training set, mean and s.e. over seeds)."""
+    rows = [{**_config_columns(c), "layer": layer,
+             "sparsity_pct": s["mean"], "sparsity_pct_se": s["se"],
+             "dead_pct": d["mean"], "dead_pct_se": d["se"]}
+            for c in configs
+            for layer, (s, d) in enumerate(zip(*(layer_rows(nodes[c["id"]], key)["best"]
+                                                 for key in ("sparsity_pct", "dead_pct")),
+                                               strict=True), start=1)]
+    return pd.DataFrame(rows)
+
+
+def classifier_table(configs: list[dict], classify: dict[str, dict]) -> pd.DataFrame:
+    """Long table of the layer classifiers' test accuracy (kept model), a row per
+    configuration, system and hidden layer, with the network's own accuracy beside it.
+    Configurations extracted without the test set have no rows."""
+    rows = []
+    for c in configs:
+        test = classifier_rows(classify[c["id"]]).get("test")
+        if test is None:
+            continue
+        for system, per_layer in test["layers"].items():
+            rows += [{**_config_columns(c), "system": system, "layer": layer,
+                      "test_acc": s["mean"], "test_acc_se": s["se"],
+                      "network_test_acc": test["network"]["mean"]}
+                     for layer, s in enumerate(per_layer, start=1)]
+    return pd.DataFrame(rows)

@@ -8,8 +8,7 @@ applies). The network's own accuracy is measured on the same samples.
 
 Writes metrics/classify_layers/<config>.json (``states.<state>.<set>.layer_k.<system>`` and
 ``.network``: mean, se and per seed; ``reaches_network``: the first layer whose mean accuracy
-is within ``classify.tolerance`` of the network's) and plots/classify_layers/<config>.csv
-(per layer, the kept model).
+is within ``classify.tolerance`` of the network's).
 """
 
 from __future__ import annotations
@@ -18,14 +17,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm import tqdm
 
 from activation_study.activations import get_activation
 from activation_study.engine import resolve_device
 from activation_study.extraction import load_extraction
-from activation_study.io import write_csv, write_json
+from activation_study.io import write_json
 from activation_study.layer_classifiers import SYSTEMS, layer_accuracies
 from activation_study.params import get, load_params, validate_classify
 from activation_study.stats import seed_scalars
@@ -33,7 +31,6 @@ from stages._cli import config_argument, run
 
 EXTRACTIONS = Path("data/extract_activations")
 METRICS = Path("metrics/classify_layers")
-PLOTS = Path("plots/classify_layers")
 
 
 def systems_for(activation: str) -> tuple[str, ...]:
@@ -95,23 +92,6 @@ def classify_state(extraction: dict, state: str, systems: tuple[str, ...],
     return result
 
 
-def layer_table(metrics: dict) -> pd.DataFrame:
-    """Per layer of the kept model: mean accuracy of each system and of the network, per set.
-
-    The series behind ``dvc plots`` for this configuration.
-    """
-    best = metrics["states"]["best"]
-    rows = []
-    for key in (k for k in best["train"] if k.startswith("layer_")):
-        row = {"layer": int(key.removeprefix("layer_"))}
-        for part, values in best.items():
-            row |= {f"{system}_{part}": values[key][system]["mean"]
-                    for system in metrics["systems"]}
-            row[f"network_{part}"] = values["network"]["mean"]
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def main() -> None:
     config = config_argument(__doc__)
     params = load_params()
@@ -126,12 +106,12 @@ def main() -> None:
         metrics["states"][state] = classify_state(extraction, state, systems, settings, device)
     seconds = time.perf_counter() - start
     write_json(METRICS / f"{config}.json", metrics)
-    table = layer_table(metrics)
-    write_csv(PLOTS / f"{config}.csv", table)
     best = metrics["states"]["best"]
-    print(f"{config}: {seconds:.1f} s on {device}; kept model, test accuracy per layer "
-          + "; ".join(f"{s} {table[f'{s}_test'].tolist()}" for s in systems)
-          + f"; network {best['test']['network']['mean']}")
+    shown = "test" if "test" in best else "train"
+    layers = [v for k, v in best[shown].items() if k.startswith("layer_")]
+    print(f"{config}: {seconds:.1f} s on {device}; kept model, {shown} accuracy per layer "
+          + "; ".join(f"{s} {[v[s]['mean'] for v in layers]}" for s in systems)
+          + f"; network {best[shown]['network']['mean']}")
 
 
 if __name__ == "__main__":

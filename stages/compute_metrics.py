@@ -16,7 +16,7 @@ import torch
 
 from activation_study.activations import get_activation, prelu
 from activation_study.extraction import FLOW_KEYS, load_extraction
-from activation_study.io import atomic_path, write_csv, write_json
+from activation_study.io import atomic_path, write_json
 from activation_study.node_metrics import epochs_to_target, layer_summary
 from activation_study.params import load_params, validate_analysis
 from activation_study.stats import seed_scalars, summary
@@ -79,27 +79,10 @@ def main() -> None:
             metrics["states"][state] = {part: analyse_state(extraction, out, state, part)
                                         for part in extraction["sets"]}
     write_json(Path("metrics/compute_metrics") / f"{config}.json", metrics)
-    table = layer_table(metrics)
-    write_csv(Path("plots/compute_metrics") / f"{config}.csv", table)
-    print(f"{config}: trained sparsity per layer {table['sparsity_pct'].tolist()} %, dead "
-          f"{metrics['states']['best']['train']['network']['dead_pct']['mean']} %")
-
-
-def layer_table(metrics: dict) -> pd.DataFrame:
-    """Per layer, mean over seeds on the training set: the kept model and (``_initial``) init.
-
-    The series behind ``dvc plots`` for this configuration.
-    """
-    states = metrics["states"]
-    layers = [key for key in states["best"]["train"] if key.startswith("layer_")]
-    rows = []
-    for key in layers:
-        row = {"layer": int(key.removeprefix("layer_"))}
-        for state, suffix in (("best", ""), ("initial", "_initial")):
-            for name in LAYER_KEYS:
-                row[name + suffix] = states[state]["train"][key][name]["mean"]
-        rows.append(row)
-    return pd.DataFrame(rows)
+    trained = metrics["states"]["best"]["train"]
+    sparsity = [v["sparsity_pct"]["mean"] for k, v in trained.items() if k.startswith("layer_")]
+    print(f"{config}: trained sparsity per layer {sparsity} %, dead "
+          f"{trained['network']['dead_pct']['mean']} %")
 
 
 if __name__ == "__main__":

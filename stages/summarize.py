@@ -1,17 +1,28 @@
 """Stage summarize: study-wide tables from the per-configuration metrics.
 
-Writes metrics/summarize/study.json (accuracy per configuration; per-layer sparsity and
-dead-node percentages, untrained and trained; per-layer accuracy of the layer classifiers of
-the kept model) and metrics/summarize/tables.md, the same shaped like Table 1 of 000 and
-Tables 5.1 and 5.2 of 001 (training set, mean +- s.e. over seeds) and the data of Fig. 6.2-6.5.
+Reads metrics/<stage>/<id>.json of tune, train, compute_metrics and classify_layers and the
+learning curves plots/train/<id>.csv of every configuration of the grid. Writes
+metrics/summarize/headline.json, the only declared DVC metrics (``activation_study.headline``:
+a few numbers per configuration), metrics/summarize/study.json (accuracy per configuration;
+per-layer sparsity and dead-node percentages, untrained and trained; per-layer accuracy of the
+layer classifiers of the kept model) and metrics/summarize/tables.md, the same shaped like
+Table 1 of 000 and Tables 5.1 and 5.2 of 001 (training set, mean +- s.e. over seeds) and the
+data of Fig. 6.2-6.5;
+and the long tables behind the overview charts of `dvc plots show` (dvc.yaml, top-level plots):
+plots/summarize/learning_curves.csv, layer_sparsity.csv and layer_classifiers.csv, a row per
+configuration and epoch or layer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from activation_study.io import write_atomic, write_json
+import pandas as pd
+
+from activation_study.headline import HEADLINE, STAGES, config_headline
+from activation_study.io import write_atomic, write_csv, write_json
 from activation_study.params import (
+    ParamError,
     grid_configs,
     load_params,
     validate_classify,
@@ -21,15 +32,20 @@ from activation_study.study_tables import (
     STATES,
     classifier_markdown,
     classifier_rows,
+    classifier_table,
+    curves_table,
     layer_rows,
     pm,
     read_metrics,
+    sparsity_table,
 )
 from stages._cli import run
 
 SUMMARY_KEYS = ("test_acc", "validation_acc", "train_acc", "generalisation_gap", "best_epoch")
 OUTPUT = Path("metrics/summarize/study.json")
 TABLES = Path("metrics/summarize/tables.md")
+CURVES = Path("plots/train")
+OVERVIEW = Path("plots/summarize")
 
 
 def markdown(configs: list[dict], study: dict) -> str:
@@ -61,6 +77,13 @@ def markdown(configs: list[dict], study: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_curves(config: dict) -> pd.DataFrame:
+    path = CURVES / f"{config['id']}.csv"
+    if not path.is_file():
+        raise ParamError(f"{path} is missing: run `dvc repro` (stage train for {config['id']})")
+    return pd.read_csv(path)
+
+
 def main() -> None:
     params = load_params()
     grid = validate_grid(params)
@@ -68,9 +91,11 @@ def main() -> None:
     study: dict = {"grid": grid, "configs": {}, "sparsity": {}, "dead_nodes": {},
                    "epochs_to_target": {}, "layer_classifiers": {},
                    "classifier_tolerance": validate_classify(params)["tolerance"]}
+    details = {c["id"]: {stage: read_metrics(stage, c) for stage in STAGES} for c in configs}
+    curves = {c["id"]: read_curves(c) for c in configs}
     for config in configs:
-        metrics, nodes = read_metrics("train", config), read_metrics("compute_metrics", config)
         cid = config["id"]
+        metrics, nodes = details[cid]["train"], details[cid]["compute_metrics"]
         study["configs"][cid] = {key: metrics[key] for key in SUMMARY_KEYS}
         study["sparsity"][cid] = layer_rows(nodes, "sparsity_pct")
         study["dead_nodes"][cid] = {
@@ -78,13 +103,20 @@ def main() -> None:
             "per_layer": layer_rows(nodes, "dead_pct"),
         }
         study["epochs_to_target"][cid] = nodes["epochs_to_target"]
-        study["layer_classifiers"][cid] = classifier_rows(read_metrics("classify_layers", config))
+        study["layer_classifiers"][cid] = classifier_rows(details[cid]["classify_layers"])
     best = max(study["configs"].items(), key=lambda kv: kv[1]["test_acc"]["mean"])
     study["best_test_acc"] = {"config": best[0], **best[1]["test_acc"]}
+    write_json(HEADLINE, {cid: config_headline(d) for cid, d in details.items()})
     write_json(OUTPUT, study)
     text = markdown(configs, study)
     write_atomic(TABLES, lambda p: p.write_text(text))
-    print(f"{len(configs)} configurations summarised in {OUTPUT} and {TABLES}")
+    write_csv(OVERVIEW / "learning_curves.csv", curves_table(configs, curves))
+    of = {stage: {cid: d[stage] for cid, d in details.items()} for stage in STAGES}
+    write_csv(OVERVIEW / "layer_sparsity.csv", sparsity_table(configs, of["compute_metrics"]))
+    write_csv(OVERVIEW / "layer_classifiers.csv",
+              classifier_table(configs, of["classify_layers"]))
+    print(f"{len(configs)} configurations summarised in {HEADLINE}, {OUTPUT}, {TABLES} and "
+          f"{OVERVIEW}/")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from activation_study.configuration import grid_configs
 from activation_study.io import write_atomic, write_json
-from activation_study.params import (
-    grid_configs,
-    load_params,
-    validate_classify,
-    validate_grid,
-)
+from activation_study.params import load_params, validate_classify, validate_grid
 from activation_study.study_tables import (
     STATES,
     classifier_markdown,

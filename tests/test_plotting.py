@@ -19,7 +19,8 @@ from matplotlib.image import imread
 
 from activation_study import plotting
 from activation_study.activations import REGISTRY
-from activation_study.params import ParamError, config_id
+from activation_study.configuration import config_id
+from activation_study.params import ParamError
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = {"datasets": ["mnist5k"], "activations": ["relu", "sigmoid"], "depths": [1, 2],

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from activation_study.node_plots import new_figure, save_png
+from activation_study.figure_style import new_figure, save_png
 
 SYSTEM_STYLE = {"discrete": {"color": "tab:blue", "marker": "o"},
                 "continuous": {"color": "tab:orange", "marker": "s"},

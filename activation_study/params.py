@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 import yaml
 
 from activation_study.activations import REGISTRY
+from activation_study.configuration import grid_configs
 from activation_study.layer_classifiers import ESTIMATORS, PRIORS
 
 PARAMS_FILE = Path("params.yaml")
@@ -207,21 +207,6 @@ def validate_tune(params: dict[str, Any]) -> dict[str, Any]:
     require(len(set(seeds)) == len(seeds), "tune.seeds", seeds, "distinct seeds")
     return {"grid": [float(r) for r in grid], "rounds": positive_int(params, "tune.rounds"),
             "epochs": positive_int(params, "tune.epochs"), "seeds": seeds}
-
-
-def config_id(dataset: str, activation: str, depth: int, width: int, batchnorm: bool) -> str:
-    """The name of one configuration, as it appears in stage outputs (``dvc.yaml``)."""
-    return f"{dataset}-{activation}-d{depth}-w{width}-bn{str(batchnorm).lower()}"
-
-
-def grid_configs(grid: dict[str, list]) -> list[dict[str, Any]]:
-    """Every configuration of the grid, in dvc.yaml's matrix order."""
-    return [
-        {"dataset": d, "activation": a, "depth": n, "width": w, "batchnorm": b,
-         "id": config_id(d, a, n, w, b)}
-        for d, a, n, w, b in itertools.product(grid["datasets"], grid["activations"],
-                                               grid["depths"], grid["widths"], grid["batchnorm"])
-    ]
 
 
 INITIAL_BATCHNORM = ("training_set", "as_initialised")

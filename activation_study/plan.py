@@ -21,11 +21,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from activation_study.configuration import grid_configs
 from activation_study.lr_search import SearchSettings, models_trained
 from activation_study.model import ModelSpec
 from activation_study.params import (
     data_params,
-    grid_configs,
     learning_rate,
     load_params,
     validate_grid,

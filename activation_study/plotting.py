@@ -1,62 +1,31 @@
 """The dissertation's figures: learning curves (Fig. 3.2) and test accuracy against depth (3.4).
 
-Pure functions on the train stage's outputs loaded as DataFrames. Figures are drawn on
-matplotlib's Agg canvas without pyplot, so no global figure state outlives a call.
+Pure functions on the train stage's outputs loaded as DataFrames; canvas, colours and labels
+come from ``figure_style``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from activation_study.activations import REGISTRY
+from activation_study.figure_style import BATCHNORM_LABEL, KINDS, curve_colours, new_figure
 
 DPI = 120
 MIN_WIDTH = 6.4  # inches: room for the title and legend when there are few panels
-CONFIG_KEYS = ("dataset", "activation", "depth", "width", "batchnorm")
 CURVE_COLUMNS = ("epoch", "train_acc", "train_acc_se", "validation_acc", "validation_acc_se")
-KINDS = {"train": "-", "validation": "--"}  # curve kind -> line style
-PAPER_COLOURS = {("relu", "train"): "tab:blue", ("sigmoid", "train"): "tab:red",
-                 ("relu", "validation"): "tab:green", ("sigmoid", "validation"): "tab:orange"}
-# (train, validation) pairs, dark and light of one hue, for the other activations in registry
-# order: the hues of tab20 the paper's colours leave free, then tab20b's
-SPARE_PAIRS = ([(to_hex(colormaps["tab20"](i)), to_hex(colormaps["tab20"](i + 1)))
-                for i in range(8, 20, 2)]
-               + [(to_hex(colormaps["tab20b"](i)), to_hex(colormaps["tab20b"](i + 2)))
-                  for i in range(0, 20, 4)])
-BATCHNORM_LABEL = {False: "no batch norm", True: "batch norm"}
 BATCHNORM_STYLE = {False: {"marker": "o", "linestyle": "-"},
                    True: {"marker": "s", "linestyle": "--", "markerfacecolor": "white"}}
 
 
-def curve_colours(activations: Iterable[str]) -> dict[tuple[str, str], str]:
-    """A colour per (activation, curve kind), the same for an activation in every figure: the
-    paper's for relu and sigmoid, a dark (train) / light (validation) pair of one hue for each
-    other function of the registry."""
-    others = [name for name in REGISTRY if (name, "train") not in PAPER_COLOURS]
-    colours = {}
-    for activation in activations:
-        rank = others.index(activation) if activation in others else len(others)
-        spare = SPARE_PAIRS[rank % len(SPARE_PAIRS)]
-        for index, kind in enumerate(KINDS):
-            colours[activation, kind] = PAPER_COLOURS.get((activation, kind)) or spare[index]
-    return colours
-
-
 def _new_figure(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, list]:
-    width = max(MIN_WIDTH, 0.8 + panel[0] * cols)
-    fig = Figure(figsize=(width, 1.6 + panel[1] * rows), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(max(MIN_WIDTH, 0.8 + panel[0] * cols), 1.6 + panel[1] * rows)
     return fig, fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
 
 
@@ -83,8 +52,8 @@ def _over_seeds(frame: pd.DataFrame) -> str:
 def learning_curves_figure(curves: pd.DataFrame, dataset: str, width: int) -> Figure:
     """Fig. 3.2: train and validation accuracy per epoch, a column per depth, a row per batch norm.
 
-    ``curves`` holds the rows of the curve CSVs with the columns of ``CONFIG_KEYS`` and
-    ``seeds`` (number of seeds) added; only ``dataset`` and ``width`` are drawn. Epoch 0
+    ``curves`` holds the rows of the curve CSVs with the columns of ``configuration.FIELDS``
+    and ``seeds`` (number of seeds) added; only ``dataset`` and ``width`` are drawn. Epoch 0
     (initialisation) is left out; the y axis starts a little below the lowest validation
     accuracy after the first tenth of the epochs, so early epochs may enter from below.
     """
@@ -130,9 +99,10 @@ def learning_curves_figure(curves: pd.DataFrame, dataset: str, width: int) -> Fi
 def accuracy_vs_depth_figure(results: pd.DataFrame, dataset: str) -> Figure:
     """Fig. 3.4: test accuracy (mean ± s.e. error bars) against depth, a panel per width.
 
-    ``results`` has one row per configuration: the columns of ``CONFIG_KEYS``, ``test_acc``,
-    ``test_acc_se`` and ``seeds``; only ``dataset`` is drawn. A line per activation and
-    batch-norm setting; the lines are dodged sideways a little so error bars do not overlap.
+    ``results`` has one row per configuration: the columns of ``configuration.FIELDS``,
+    ``test_acc``, ``test_acc_se`` and ``seeds``; only ``dataset`` is drawn. A line per
+    activation and batch-norm setting; the lines are dodged sideways a little so error bars
+    do not overlap.
     """
     rows = _select(results, dataset=dataset).sort_values("depth")
     widths = sorted(rows["width"].unique())

@@ -2,9 +2,9 @@
 
 - Parameter and data errors exit 2 with a one-line message.
 - Every successful run logs the wall time of ``main`` (from after the imports to the outputs
-  written) to ``logs/timing/<stage>/<item>.json``: a run log
-  of this workspace for the study report, deliberately not a DVC output (a time differs on
-  every run, and no result may depend on it).
+  written) to ``logs/timing/<stage>/<name>.json``, the name a per-configuration stage's
+  configuration id: a run log of this workspace for the study report, deliberately not a
+  DVC output (a time differs on every run, and no result may depend on it).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from activation_study.configuration import command_line_id, parse_config_id, stage_name
 from activation_study.data import DataError
 from activation_study.io import write_json
 from activation_study.params import ParamError
@@ -32,11 +33,17 @@ def stage_kind() -> str:
 
 
 def log_timing(seconds: float, argv: list[str]) -> Path:
-    """Write the wall time of this run; the item is the command line's values."""
+    """Write the wall time of this run under its DVC stage's name: the configuration id for a
+    per-configuration stage, else the command line's values (``download@digits``)."""
     kind = stage_kind()
-    item = "-".join(a for a in argv if not a.startswith("--")) or kind
-    path = TIMING_DIR / kind / f"{item}.json"
-    write_json(path, {"stage": f"{kind}@{item}" if item != kind else kind,
+    cid = command_line_id(argv)
+    if cid:
+        name, stage = cid, stage_name(kind, cid)
+    else:
+        item = "-".join(a for a in argv if not a.startswith("--"))
+        name, stage = (item, f"{kind}@{item}") if item else (kind, kind)
+    path = TIMING_DIR / kind / f"{name}.json"
+    write_json(path, {"stage": stage,
                       "seconds": round(seconds, 2),
                       "finished": datetime.now(UTC).isoformat(timespec="seconds")})
     return path
@@ -57,4 +64,9 @@ def config_argument(description: str | None) -> str:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", required=True,
                         help="configuration id, e.g. mnist5k-relu-d4-w200-bnfalse")
-    return parser.parse_args().config
+    config = parser.parse_args().config
+    try:
+        parse_config_id(config)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return config

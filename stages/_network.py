@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from activation_study.configuration import config_id
 from activation_study.data.split import load_split
 from activation_study.engine import Split
 from activation_study.model import ModelSpec
-from activation_study.params import activation_shape, config_id, dataset_name, require
+from activation_study.params import activation_shape, dataset_name, require
 
 
 def network_arguments(description: str | None) -> argparse.Namespace:

@@ -15,22 +15,17 @@ from typing import Any
 
 import pandas as pd
 
+from activation_study.configuration import FIELDS, grid_configs, stage_name
 from activation_study.io import atomic_path, read_json
-from activation_study.node_plots import sparsity_dead_bars
-from activation_study.params import ParamError, grid_configs, load_params, validate_grid
-from activation_study.plotting import CONFIG_KEYS, CURVE_COLUMNS, DPI, write_figures
+from activation_study.params import ParamError, load_params, validate_grid
+from activation_study.plotting import CURVE_COLUMNS, DPI, write_figures
+from activation_study.sparsity_figures import STATES, sparsity_dead_bars
 from stages._cli import run
 
 CURVES = Path("plots/train")
 METRICS = Path("metrics/train")
 NODE_METRICS = Path("metrics/compute_metrics")
-LAYER_STATES = ("initial", "best")
 OUTPUT = Path("plots/plot")
-
-
-def train_stage(config: dict[str, Any]) -> str:
-    """The DVC stage that writes a configuration's outputs, e.g. train@mnist-relu-4-200-False."""
-    return "train@" + "-".join(str(config[key]) for key in CONFIG_KEYS)
 
 
 def read_curves(path: Path, stage: str) -> pd.DataFrame:
@@ -43,8 +38,9 @@ def read_curves(path: Path, stage: str) -> pd.DataFrame:
 
 def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves (a row per configuration and epoch) and test accuracy (a row per configuration),
-    each with the configuration's ``CONFIG_KEYS`` and number of ``seeds`` as columns."""
-    missing = [f"{path} is missing: run `dvc repro {train_stage(c)}`" for c in configs
+    each with the configuration's ``FIELDS`` and number of ``seeds`` as columns."""
+    missing = [f"{path} is missing: run `dvc repro {stage_name('train', c['id'])}`"
+               for c in configs
                for path in (CURVES / f"{c['id']}.csv", METRICS / f"{c['id']}.json")
                if not path.is_file()]
     if missing:
@@ -52,9 +48,9 @@ def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFra
     curves, results = [], []
     for config in configs:
         metrics = read_json(METRICS / f"{config['id']}.json")
-        keys = {key: config[key] for key in CONFIG_KEYS} | {"seeds": len(metrics["seeds"])}
-        curves.append(read_curves(CURVES / f"{config['id']}.csv", train_stage(config))
-                      .assign(**keys))
+        keys = {key: config[key] for key in FIELDS} | {"seeds": len(metrics["seeds"])}
+        stage = stage_name("train", config["id"])
+        curves.append(read_curves(CURVES / f"{config['id']}.csv", stage).assign(**keys))
         results.append({**keys, "test_acc": metrics["test_acc"]["mean"],
                         "test_acc_se": metrics["test_acc"]["se"]})
     results_frame = pd.DataFrame(results).astype({"test_acc": float, "test_acc_se": float})
@@ -70,11 +66,11 @@ def read_layer_table(configs: list[dict[str, Any]]) -> pd.DataFrame:
             raise ParamError(f"{path} is missing: run `dvc repro` (compute_metrics for "
                              f"{config['id']})")
         states = read_json(path)["states"]
-        for state in LAYER_STATES:
+        for state in STATES:
             for name, values in states[state]["train"].items():
                 if not name.startswith("layer_"):
                     continue
-                rows.append({**{key: config[key] for key in CONFIG_KEYS}, "state": state,
+                rows.append({**{key: config[key] for key in FIELDS}, "state": state,
                              "layer": int(name.removeprefix("layer_")),
                              **{f"{q}{suffix}": values[q][stat]
                                 for q in ("sparsity_pct", "dead_pct")

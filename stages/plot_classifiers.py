@@ -12,15 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from activation_study.classifier_plots import accuracy_table, write_classifier_figures
+from activation_study.configuration import grid_configs, stage_name
 from activation_study.io import atomic_path, read_json
-from activation_study.node_plots import upstream_stage
-from activation_study.params import (
-    ParamError,
-    grid_configs,
-    load_params,
-    validate_grid,
-    validate_plots,
-)
+from activation_study.params import ParamError, load_params, validate_grid, validate_plots
 from stages._cli import run
 
 METRICS = Path("metrics/classify_layers")
@@ -33,7 +27,7 @@ def main() -> None:
     epoch_configs = validate_plots(params, grid)["configs"]
     configs = grid_configs(grid)
     missing = [f"{METRICS / (c['id'] + '.json')} is missing: run "
-               f"`dvc repro {upstream_stage('classify_layers', c['id'])}`"
+               f"`dvc repro {stage_name('classify_layers', c['id'])}`"
                for c in configs if not (METRICS / f"{c['id']}.json").is_file()]
     if missing:
         raise ParamError("plot_classifiers needs:\n  " + "\n  ".join(missing))

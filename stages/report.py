@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from activation_study.configuration import grid_configs
 from activation_study.io import read_json, write_atomic
 from activation_study.params import (
     get,
-    grid_configs,
     load_params,
     validate_classify,
     validate_grid,

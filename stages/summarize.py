@@ -19,15 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from activation_study.configuration import grid_configs
 from activation_study.headline import HEADLINE, STAGES, config_headline
 from activation_study.io import write_atomic, write_csv, write_json
-from activation_study.params import (
-    ParamError,
-    grid_configs,
-    load_params,
-    validate_classify,
-    validate_grid,
-)
+from activation_study.params import ParamError, load_params, validate_classify, validate_grid
 from activation_study.study_tables import (
     STATES,
     classifier_markdown,

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from stages import _cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,14 +37,21 @@ def test_a_failed_stage_logs_nothing(tmp_path):
     assert not (tmp_path / "logs").exists()
 
 
-def test_per_configuration_logs_are_named_by_the_command_line_item(tmp_path):
-    """train and tune take the network as five flags; the log is named by their values."""
-    code = ("import sys; from stages._cli import log_timing; "
-            "print(log_timing(1.5, sys.argv[1:]))")
-    proc = subprocess.run([sys.executable, "-c", code, "--dataset", "digits", "--depth", "2"],
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, check=True)
-    path = tmp_path / proc.stdout.strip()
-    assert path.parent.parent == tmp_path / "logs/timing"
-    assert path.name == "digits-2.json"
-    assert json.loads(path.read_text())["seconds"] == 1.5
+@pytest.mark.parametrize(("kind", "argv", "name", "stage"), [
+    ("train", ["--dataset", "digits", "--activation", "relu", "--depth", "2", "--width", "8",
+               "--batchnorm", "false"], "digits-relu-d2-w8-bnfalse", "train@digits-relu-2-8-False"),
+    ("classify_layers", ["--config", "digits-relu-d2-w8-bntrue"], "digits-relu-d2-w8-bntrue",
+     "classify_layers@digits-relu-2-8-True"),
+    ("plot_activations", ["--config", "digits-relu-d2-w8-bntrue"], "digits-relu-d2-w8-bntrue",
+     "plot_activations@digits-relu-d2-w8-bntrue"),
+    ("download", ["--dataset", "digits"], "digits", "download@digits"),
+])
+def test_logs_are_named_by_configuration_id_and_dvc_stage(tmp_path, monkeypatch, kind, argv,
+                                                          name, stage):
+    """Per-configuration stages log under the id, whichever way their command line names it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_cli, "stage_kind", lambda: kind)
+    path = _cli.log_timing(1.5, argv)
+    assert path == Path("logs/timing") / kind / f"{name}.json"
+    log = json.loads(path.read_text())
+    assert log["stage"] == stage and log["seconds"] == 1.5

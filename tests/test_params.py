@@ -10,12 +10,11 @@ import pytest
 import yaml
 
 from activation_study.activations import REGISTRY
+from activation_study.configuration import grid_configs
 from activation_study.params import (
     ParamError,
     activation_shape,
-    config_id,
     data_params,
-    grid_configs,
     learning_rate,
     load_params,
     validate_analysis,
@@ -129,11 +128,6 @@ def test_auto_learning_rate_means_search():
 def test_bad_tune(key, value, expected):
     with pytest.raises(ParamError, match=expected):
         validate_tune(edited(key, value))
-
-
-def test_config_id_matches_dvc_yaml_paths():
-    assert config_id("mnist", "relu", 4, 200, False) == "mnist-relu-d4-w200-bnfalse"
-    assert "-bn${item.batchnorm}" in (ROOT / "dvc.yaml").read_text()
 
 
 def test_validate_stage_exits_nonzero_naming_the_key(tmp_path):

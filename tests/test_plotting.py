@@ -18,8 +18,8 @@ from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
 from activation_study import plotting
-from activation_study.activations import REGISTRY
-from activation_study.params import ParamError, config_id
+from activation_study.configuration import config_id
+from activation_study.params import ParamError
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = {"datasets": ["mnist5k"], "activations": ["relu", "sigmoid"], "depths": [1, 2],
@@ -180,13 +180,3 @@ def test_accuracy_vs_depth_handles_missing_se(project):
         "sigmoid, no batch norm"]
     with pytest.raises(ValueError, match="cifar10"):
         plotting.accuracy_vs_depth_figure(results, "cifar10")
-
-
-def test_other_activations_get_distinct_colours_the_same_in_every_figure():
-    colours = plotting.curve_colours(["relu", "tanh", "sigmoid"])
-    assert colours["relu", "train"] == "tab:blue"
-    assert colours["sigmoid", "validation"] == "tab:orange"
-    assert len(set(map(str, colours.values()))) == len(colours) == 6
-    every = plotting.curve_colours(list(REGISTRY))
-    assert len(set(map(str, every.values()))) == len(every) == 2 * len(REGISTRY)
-    assert plotting.curve_colours(["gelu"])["gelu", "train"] == every["gelu", "train"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from activation_study.params import ParamError, grid_configs, load_params
+from activation_study.configuration import grid_configs
+from activation_study.params import ParamError, load_params
 from activation_study.study_report.common import StudyInputs, candidate_figures, validate_report
 from activation_study.study_report.findings import (
     FINDINGS,

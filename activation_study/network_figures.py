@@ -1,4 +1,4 @@
-"""Per-network figures of the dissertation's chapters 4-5 and seed 004, and per-layer bars.
+"""Per-network figures of the dissertation's chapters 4-5 and seed 004 (stage plot_activations).
 
 One network (one configuration, one seed) at a time, as the dissertation shows it:
 
@@ -9,90 +9,36 @@ One network (one configuration, one seed) at a time, as the dissertation shows i
 - ``node_activity_figure``: fraction of samples with the node on, per node (Fig. 5.1);
 - ``class_activity_heatmap``: that fraction per class and node (Fig. 5.6);
 - ``activation_probability_figure``: per layer, activation probabilities sorted in decreasing
-  order (seed 004, Fig. 2-4).
+  order (seed 004, Fig. 2-4);
+- ``slopes_figure``: PReLU's learned slopes per layer and saved state.
 
-``write_config_figures`` draws all of them from the outputs of extract_activations@CONFIG and
-compute_metrics@CONFIG. ``sparsity_dead_bars`` draws the per-layer sparsity and dead-node
-percentages of the whole grid for the global plot stage (Table 1 of 000, Tables 5.1/5.2 of 001).
-
-Like ``plotting``, every function returns a Figure on matplotlib's Agg canvas without pyplot;
-colours per activation come from ``plotting.curve_colours`` and colours per class from
-``class_colours``, the same in every figure.
+Every function returns a Figure from ``figure_style.new_figure``; colours per class come from
+``figure_style.class_colours``, the same in every figure.
 """
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_rgb, to_rgba
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from PIL import Image
 
-from activation_study.activations import REGISTRY, get_activation, prelu
-from activation_study.io import read_json
-from activation_study.params import ParamError
-from activation_study.plotting import BATCHNORM_LABEL, curve_colours
+from activation_study.activations import get_activation, prelu
+from activation_study.figure_style import class_colours, new_figure
 
-DPI = 110
 STATES = ("initial", "best")  # the two model states drawn: untrained and trained
 STATE_LABEL = {"initial": "untrained (initialisation)", "best": "trained (kept parameters)"}
 HIST_BINS = 40
-MAX_PNG_BYTES = 200_000
 SPIKE_FACTOR = 4.0  # a histogram bin this many times taller than all others is clipped
 POINT_MASS = 0.05  # a single value taken by this share of samples is noted in the panel
 SEPARATOR = {"color": "0.45", "lw": 0.9}  # vertical lines between layers
 DEAD_COLOUR = "red"
-NODE_KEYS = ("pre_median", "act_median", "activity", "activity_per_class", "dead",
-             "activation_probability")
-TEST_KEYS = ("activity", "dead", "activation_probability")
-CONFIG_ID = re.compile(r"(?P<dataset>[^-]+)-(?P<activation>[^-]+)-d(?P<depth>\d+)"
-                       r"-w(?P<width>\d+)-bn(?P<bn>true|false)")
-
-
-def new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_png(fig: Figure, path: Path, dpi: int = DPI) -> Path:
-    """Write ``fig`` as PNG; one over ``MAX_PNG_BYTES`` (dense scatters and overlaid fills)
-    is written instead with an adaptive 256-colour palette, which keeps it a few times
-    smaller without a visible change."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    if buffer.tell() > MAX_PNG_BYTES:
-        image = Image.open(buffer).convert("RGB")
-        palette = image.quantize(256, method=Image.Quantize.MEDIANCUT)
-        buffer = io.BytesIO()
-        palette.save(buffer, format="png", optimize=True, dpi=(dpi, dpi))
-    Path(path).write_bytes(buffer.getvalue())
-    return Path(path)
-
-
-def class_colours(num_classes: int) -> list[tuple[float, float, float]]:
-    """A colour per class: tab10 for up to 10 classes, tab20 up to 20, turbo beyond."""
-    if num_classes <= 10:
-        return [to_rgb(c) for c in colormaps["tab10"].colors[:num_classes]]
-    if num_classes <= 20:
-        return [to_rgb(c) for c in colormaps["tab20"].colors[:num_classes]]
-    return [to_rgb(c) for c in colormaps["turbo"](np.linspace(0, 1, num_classes))]
-
-
-def activation_colour(name: str) -> str:
-    """The activation's colour in ``plotting``'s figures (relu blue, sigmoid red)."""
-    return curve_colours([name])[name, "train"]
 
 
 def _class_legend(fig: Figure, num_classes: int, loc: str = "outside right upper") -> None:
@@ -416,93 +362,7 @@ def activation_probability_figure(probabilities: dict[str, np.ndarray], title: s
     return fig
 
 
-# ---------------------------------------------------------------- the global plot stage
-
-
-def _lighter(colour: str, amount: float = 0.5) -> tuple[float, float, float]:
-    r, g, b = to_rgb(colour)
-    return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
-
-
-def sparsity_dead_bars(table: pd.DataFrame) -> Figure:
-    """Per-layer sparsity (top row) and dead-node percentage (bottom row) as grouped bars.
-
-    ``table``: a row per configuration, state and layer with the columns dataset, activation,
-    depth, width, batchnorm, state ("initial"/"best"), layer (1-based), sparsity_pct,
-    sparsity_pct_se, dead_pct, dead_pct_se (s.e. NaN for one seed: no error bar).
-
-    Layout: a column of panels per (dataset, width, depth), panel widths proportional to the
-    depth so every bar has the same width; the two rows share their y axis (percent). In a
-    panel, a group of bars per layer; in a group, a pair of bars per (activation, batch norm):
-    the untrained network (hatched, light) left of the trained one (solid). Colour = the
-    activation's colour from ``plotting`` (relu blue, sigmoid red), darker without batch
-    norm and lighter with it. Error bars: ± 1 s.e. over seeds.
-    """
-    table = table.copy()
-    table["batchnorm"] = table["batchnorm"].astype(bool)
-    panels = sorted(table[["dataset", "width", "depth"]].drop_duplicates()
-                    .itertuples(index=False, name=None))
-    activations = list(dict.fromkeys(table["activation"]))
-    pairs = [(a, bn) for a in activations for bn in sorted(table["batchnorm"].unique())
-             if ((table["activation"] == a) & (table["batchnorm"] == bn)).any()]
-    colours = {(a, bn): _lighter(activation_colour(a), 0.5) if bn else to_rgb(
-        activation_colour(a)) for a, bn in pairs}
-    several = len({(d, w) for d, w, _ in panels}) > 1 or table["dataset"].nunique() > 1
-    slots = [(pair, state) for pair in pairs for state in STATES]
-    bar = 0.86 / len(slots)
-    depths = [depth for _, _, depth in panels]
-    fig = new_figure(min(18.0, max(7.5, 1.4 + 0.11 * len(slots) * sum(depths)
-                                + 0.35 * len(panels))), 6.4)
-    axes = fig.subplots(2, len(panels), squeeze=False, sharey="row",
-                        gridspec_kw={"width_ratios": depths})
-    rows = (("sparsity_pct", "sparsity (% of samples off,\nmean over live nodes)"),
-            ("dead_pct", "dead nodes (% of layer)"))
-    for col, (dataset, width, depth) in enumerate(panels):
-        part = table[(table["dataset"] == dataset) & (table["width"] == width)
-                     & (table["depth"] == depth)]
-        for row, (key, label) in enumerate(rows):
-            ax = axes[row][col]
-            for i, ((activation, bn), state) in enumerate(slots):
-                runs = part[(part["activation"] == activation) & (part["batchnorm"] == bn)
-                            & (part["state"] == state)].sort_values("layer")
-                if runs.empty:
-                    continue
-                x = runs["layer"].to_numpy() + (i - (len(slots) - 1) / 2) * bar
-                colour = colours[activation, bn]
-                mean = runs[key].to_numpy(dtype=float)
-                se = runs[f"{key}_se"].to_numpy(dtype=float)
-                style = ({"color": colour} if state == "best" else
-                         {"facecolor": (*colour, 0.3), "edgecolor": colour, "hatch": "////",
-                          "lw": 0.6})
-                ax.bar(x, mean, width=bar, **style)
-                shown = np.isfinite(mean) & np.isfinite(se) & (se > 0)
-                if shown.any():  # no s.e. (one seed) or none at all: no error bar
-                    ax.errorbar(x[shown], mean[shown], yerr=se[shown], fmt="none", ecolor="0.2",
-                                lw=0.8, capsize=1.5)
-            ax.set_xticks(range(1, depth + 1))
-            ax.set_xlim(0.5, depth + 0.5)
-            ax.grid(axis="y", alpha=0.3)
-            ax.set_axisbelow(True)
-            if col == 0:
-                ax.set_ylabel(label)
-            if row == 0:
-                ax.set_title((f"{dataset}, " if several else "") + f"width {width}, "
-                             f"depth {depth}", fontsize=10)
-            else:
-                ax.set_xlabel("hidden layer")
-    axes[0][0].set_ylim(0, 100)
-    axes[1][0].set_ylim(bottom=0)
-    handles = [Patch(color=colours[pair], label=f"{pair[0]}, {BATCHNORM_LABEL[pair[1]]}")
-               for pair in pairs]
-    handles += [Patch(facecolor="0.55", label="trained (solid)"),
-                Patch(facecolor=(0.55, 0.55, 0.55, 0.3), edgecolor="0.55", hatch="////",
-                      label="untrained (hatched)")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6),
-               frameon=False)
-    datasets = ", ".join(dict.fromkeys(table["dataset"]))
-    fig.suptitle(f"{datasets}: per-layer sparsity and dead nodes, training set "
-                 f"(mean ± s.e. over seeds)", fontsize=11)
-    return fig
+# ---------------------------------------------------------------- PReLU
 
 
 def slopes_figure(slopes: dict[str, np.ndarray], title: str) -> Figure:
@@ -522,134 +382,3 @@ def slopes_figure(slopes: dict[str, np.ndarray], title: str) -> Figure:
     axes[0].set_ylabel("slope a (box: quartiles; whiskers: 5-95 %)")
     fig.suptitle(title, fontsize=10)
     return fig
-
-
-# ---------------------------------------------------------------- one configuration
-
-
-def upstream_stage(stage: str, cid: str) -> str:
-    """The dvc.yaml matrix stage that writes ``cid``'s folder, e.g.
-    extract_activations@mnist5k-relu-4-200-False for mnist5k-relu-d4-w200-bnfalse."""
-    match = CONFIG_ID.fullmatch(cid)
-    if not match:
-        return stage
-    parts = match.groupdict()
-    return (f"{stage}@{parts['dataset']}-{parts['activation']}-{parts['depth']}-"
-            f"{parts['width']}-{parts['bn'].capitalize()}")
-
-
-def _check_inputs(extraction_dir: Path, metrics_dir: Path) -> dict:
-    """meta.json, after checking that every file the figures read is there (all named)."""
-    missing_extract = [p for p in (extraction_dir / "meta.json",) if not p.is_file()]
-    meta = {} if missing_extract else read_json(extraction_dir / "meta.json")
-    sets = meta.get("sets", ["train"])
-    if meta:
-        missing_extract += [p for p in (extraction_dir / "labels_train.npy",
-                                        *(extraction_dir / f"pre_{s}_train.npy" for s in STATES))
-                            if not p.is_file()]
-    metric_files = [metrics_dir / f"{state}_train_{key}.npy" for state in STATES
-                    for key in NODE_KEYS]
-    if "test" in sets:
-        metric_files += [metrics_dir / f"{state}_test_{key}.npy" for state in STATES
-                         for key in TEST_KEYS]
-    missing_metrics = [p for p in metric_files if not p.is_file()]
-    extract = upstream_stage("extract_activations", extraction_dir.name)
-    compute = upstream_stage("compute_metrics", metrics_dir.name)
-    lines = [f"{p} is missing: run `dvc repro {extract}`" for p in missing_extract]
-    lines += [f"{p} is missing: run `dvc repro {compute}`" for p in missing_metrics]
-    if lines:
-        raise ParamError("plot_activations needs these inputs:\n  " + "\n  ".join(lines))
-    absent = [s for s in STATES if s not in meta["states"]]
-    if absent:
-        raise ParamError(f"{extraction_dir / 'meta.json'}: no state {', '.join(absent)}; "
-                         f"rerun `dvc repro {extract}`")
-    if meta["spec"]["activation"] not in REGISTRY:
-        raise ParamError(f"{extraction_dir / 'meta.json'}: unknown activation "
-                         f"{meta['spec']['activation']!r}; known: {', '.join(REGISTRY)}")
-    return meta
-
-
-def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
-                         seed_index: int, hist_nodes: int, dpi: int = DPI) -> list[Path]:
-    """Every per-network figure of one configuration and seed as PNG into ``out_dir``.
-
-    Reads ``extraction_dir`` (extract_activations: meta.json, labels_train.npy,
-    pre_<state>_train.npy) and ``metrics_dir`` (compute_metrics: <state>_<set>_<key>.npy,
-    arrays (L, S, ...) with seeds second); draws seed ``meta["seeds"][seed_index]``.
-    Writes histograms_initial.png and histograms_best.png (the same nodes in both: chosen
-    by ``choose_nodes`` on the trained network), class_medians.png, class_medians_pre.png,
-    node_activity.png, class_activity_heatmap.png, activation_probability_sorted.png (test
-    set when extracted, else training set) and, for PReLU, prelu_slopes.png. Raises
-    ParamError naming every missing input and the stage that writes it.
-    """
-    extraction_dir, metrics_dir, out_dir = Path(extraction_dir), Path(metrics_dir), Path(out_dir)
-    meta = _check_inputs(extraction_dir, metrics_dir)
-    seeds = meta["seeds"]
-    if not 0 <= seed_index < len(seeds):
-        raise ParamError(f"params.yaml: 'plots.seed_index' = {seed_index} is not allowed; "
-                         f"{extraction_dir.name} has {len(seeds)} seeds (0..{len(seeds) - 1})")
-    spec = meta["spec"]
-    activation = spec["activation"]
-    num_classes = int(spec["num_classes"])
-    network = f"{extraction_dir.name}, seed {seeds[seed_index]}"
-    threshold = get_activation(activation, spec.get("shape")).on_threshold
-
-    def metric(state: str, part: str, key: str) -> np.ndarray:
-        return np.load(metrics_dir / f"{state}_{part}_{key}.npy", mmap_mode="r")[:, seed_index]
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-
-    def save(fig: Figure, name: str) -> None:
-        written.append(save_png(fig, out_dir / name, dpi))
-
-    labels = np.load(extraction_dir / "labels_train.npy")
-    depth = metric("best", "train", "dead").shape[0]
-    nodes = {layer: choose_nodes(metric("best", "train", "pre_median")[layer],
-                                 metric("best", "train", "dead")[layer], hist_nodes)
-             for layer in histogram_layers(depth)}
-    slopes = {state: np.load(extraction_dir / f"slopes_{state}.npy") for state in meta["states"]
-              if (extraction_dir / f"slopes_{state}.npy").is_file()}
-    for state in STATES:
-        pre = np.load(extraction_dir / f"pre_{state}_train.npy", mmap_mode="r")[:, seed_index]
-        seed_slopes = slopes[state][:, seed_index] if state in slopes else None
-        save(histogram_figure(
-            pre, labels, nodes, activation, num_classes,
-            f"{network}\nclass distributions at single nodes, {STATE_LABEL[state]}, training set"
-            "\nnodes: live nodes ranked by spread of class medians (trained): the top one, then "
-            "evenly spaced ranks", shape=spec.get("shape"), slopes=seed_slopes),
-            f"histograms_{state}.png")
-    if slopes:
-        save(slopes_figure(slopes, f"{extraction_dir.name}: learned PReLU slopes, every node "
-                                   "and seed"), "prelu_slopes.png")
-
-    for key, name, what in (("act_median", "class_medians.png", f"activations {activation}(z)"),
-                            ("pre_median", "class_medians_pre.png", "pre-activations z")):
-        save(class_medians_figure(
-            {STATE_LABEL[s]: metric(s, "train", key) for s in STATES},
-            f"class median of {what.split()[-1]}",
-            f"{network}\nmedian of every class at every node: {what}, training set"), name)
-
-    rows = {"trained,\ntraining set": (metric("best", "train", "activity"),
-                                       metric("best", "train", "dead"))}
-    if "test" in meta["sets"]:
-        rows["trained,\ntest set"] = (metric("best", "test", "activity"),
-                                      metric("best", "test", "dead"))
-    rows["untrained,\ntraining set"] = (metric("initial", "train", "activity"),
-                                        metric("initial", "train", "dead"))
-    save(node_activity_figure(
-        rows, activation_colour(activation),
-        f"{network}\nnode activity: % of samples with {activation}(z) > {threshold:g}"),
-        "node_activity.png")
-
-    save(class_activity_heatmap(
-        metric("best", "train", "activity_per_class"), metric("best", "train", "dead"),
-        f"{network}\nclass-specific activity per node, {STATE_LABEL['best']}, training set"),
-        "class_activity_heatmap.png")
-
-    part = "test" if "test" in meta["sets"] else "train"
-    save(activation_probability_figure(
-        {s: metric(s, part, "activation_probability") for s in STATES},
-        f"{network}\nactivation probabilities per layer, sorted, {part} set"),
-        "activation_probability_sorted.png")
-    return written

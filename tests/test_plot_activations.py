@@ -1,5 +1,6 @@
-"""Per-network figures (stage plot_activations) on tiny synthetic inputs in the formats of
-extract_activations and compute_metrics, and the per-layer sparsity / dead-node bars."""
+"""Stage plot_activations on tiny synthetic inputs in the formats of extract_activations and
+compute_metrics: every figure written, the chosen seed drawn, missing inputs and bad params
+named."""
 
 import json
 import os
@@ -8,14 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import yaml
-from matplotlib.colors import to_rgba
 from PIL import Image
 
-from activation_study import node_plots
 from activation_study.activations import get_activation
 from activation_study.params import ParamError
 from stages import plot_activations
@@ -131,14 +129,14 @@ def test_write_config_figures_draws_the_chosen_seed(tmp_path, monkeypatch):
             return original[name](*args, **kwargs)
         return draw
 
-    original = {name: getattr(node_plots, name)
+    original = {name: getattr(plot_activations, name)
                 for name in ("node_activity_figure", "histogram_figure")}
     for name in original:
-        monkeypatch.setattr(node_plots, name, record(name))
-    monkeypatch.setattr(node_plots, "save_png", lambda fig, path, dpi: path)  # no rendering
-    written = node_plots.write_config_figures(tmp_path / "data/extract_activations" / cid,
-                                              metrics, tmp_path / "figures", seed_index=1,
-                                              hist_nodes=3)
+        monkeypatch.setattr(plot_activations, name, record(name))
+    monkeypatch.setattr(plot_activations, "save_png", lambda fig, path, dpi: path)  # no rendering
+    written = plot_activations.write_config_figures(
+        tmp_path / "data/extract_activations" / cid, metrics, tmp_path / "figures",
+        seed_index=1, hist_nodes=3)
     assert {p.name for p in written} == EXPECTED
     rows = drawn["node_activity_figure"][0]
     assert list(rows) == ["trained,\ntraining set", "trained,\ntest set",
@@ -205,118 +203,9 @@ def test_bad_or_missing_params_raise(tmp_path, monkeypatch, plots, message):
         run_stage(monkeypatch, tmp_path, cid)
 
 
-def test_choose_nodes_skips_dead_and_starts_with_the_most_separating():
-    medians = np.zeros((4, 6))
-    medians[:, 2] = [0, 5, 10, 15]  # widest spread, but dead
-    medians[:, 4] = [0, 3, 6, 9]
-    medians[:, 1] = [0, 1, 2, 3]
-    medians[:, 0] = np.nan  # no spread known: ranked last
-    dead = np.array([False, False, True, False, False, False])
-    assert node_plots.choose_nodes(medians, dead, 1) == [4]
-    picked = node_plots.choose_nodes(medians, dead, 3)
-    assert picked[0] == 4 and 2 not in picked and len(set(picked)) == 3
-    assert node_plots.choose_nodes(medians, np.ones(6, bool), 2) == [0, 1]  # all dead
-    assert node_plots.histogram_layers(1) == [0]
-    assert node_plots.histogram_layers(4) == [0, 1, 3]
-
-
-def test_histogram_notes_relu_zeros_and_labels_panels():
-    rng = np.random.default_rng(1)
-    pre = rng.normal(-1, 1, (2, 500, 4)).astype(np.float32)  # ~84% of samples off
-    labels = rng.integers(0, 3, 500)
-    fig = node_plots.histogram_figure(pre, labels, {0: [1, 3], 1: [0]}, "relu", 3, "t")
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles.count("layer 1, node 3") == 2 and titles.count("layer 2, node 0") == 2
-    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert len([n for n in notes if "of samples = 0" in n]) == 3  # every activation panel
-
-
-def test_node_activity_marks_dead_nodes():
-    activity = np.full((2, 5), 0.5)
-    activity[1, 3] = 0.0
-    dead = activity == 0
-    fig = node_plots.node_activity_figure({"trained": (activity, dead)}, "tab:blue", "t")
-    crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
-    assert len(crosses) == 1
-    assert list(crosses[0].get_xdata()) == [8]  # layer 2, node 3 -> 5 + 3
-    assert "layer 2: mean 50% on, 1 dead" in [t.get_text() for t in fig.axes[0].texts]
-
-
-def test_heatmap_paints_dead_columns_red():
-    activity = np.random.default_rng(2).uniform(0, 1, (2, 4, 6))
-    dead = np.zeros((2, 6), bool)
-    dead[0, 2] = True
-    activity[0, :, 2] = 0
-    fig = node_plots.class_activity_heatmap(activity, dead, "t")
-    overlay = fig.axes[0].images[1].get_array()
-    assert tuple(overlay[0, 2]) == to_rgba("red")
-    assert overlay[0, :, 3].sum() == 1  # only the dead column is opaque
-    assert fig.axes[0].get_title() == "layer 1 (1 dead)"
-
-
-def test_activation_probability_legend_gives_lifetime_sparsity():
-    probs = {"initial": np.array([[0.5, 0.5, np.nan]]), "best": np.array([[0.2, 0.4, 0.9]])}
-    fig = node_plots.activation_probability_figure(probs, "t")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "layer 1: 0.50 → 0.50" in labels
-    solid = [line for line in fig.axes[0].lines if line.get_linestyle() == "-" and
-             len(line.get_xdata())]
-    assert list(solid[0].get_ydata()) == [0.9, 0.4, 0.2]
-
-
-def layer_table(depths=(1, 2)) -> pd.DataFrame:
-    rows = []
-    for activation in ("relu", "sigmoid"):
-        for depth in depths:
-            for bn in (False, True):
-                for state in ("initial", "best"):
-                    for layer in range(1, depth + 1):
-                        rows.append({"dataset": "mnist5k", "activation": activation,
-                                     "depth": depth, "width": 8, "batchnorm": bn,
-                                     "state": state, "layer": layer,
-                                     "sparsity_pct": 50.0 if state == "initial" else 75.0,
-                                     "sparsity_pct_se": 1.0, "dead_pct": 2.0 * layer,
-                                     "dead_pct_se": np.nan})
-    return pd.DataFrame(rows)
-
-
-def test_sparsity_dead_bars_draws_a_bar_per_configuration_state_and_layer():
-    fig = node_plots.sparsity_dead_bars(layer_table())
-    axes = fig.axes
-    assert len(axes) == 4  # 2 rows (sparsity, dead) x 2 depths
-    top_left, top_right, bottom_left = axes[0], axes[1], axes[2]
-    assert [ax.get_title() for ax in axes[:2]] == ["width 8, depth 1", "width 8, depth 2"]
-    # 2 activations x 2 batch-norm settings x 2 states per layer
-    assert len(top_left.patches) == 8 and len(top_right.patches) == 16
-    assert len(bottom_left.patches) == 8
-    hatched = [p for p in top_right.patches if p.get_hatch()]
-    assert len(hatched) == 8 and {p.get_height() for p in hatched} == {50.0}
-    assert {p.get_height() for p in top_right.patches if not p.get_hatch()} == {75.0}
-    assert len(top_left.collections) == 8  # error bars where there is an s.e. ...
-    assert not bottom_left.collections  # ... and none for a NaN s.e.
-    assert top_left.get_ylim() == (0, 100)
-    labels = {t.get_text() for t in fig.legends[0].get_texts()}
-    assert {"relu, no batch norm", "sigmoid, batch norm", "untrained (hatched)"} <= labels
-
-
-def test_sparsity_dead_bars_writes_a_small_png(tmp_path):
-    path = node_plots.save_png(node_plots.sparsity_dead_bars(layer_table((2, 4, 6))),
-                               tmp_path / "bars.png")
-    assert_png(path)
-
-
-def test_save_png_keeps_dense_figures_small(tmp_path):
-    rng = np.random.default_rng(3)
-    medians = {"untrained": rng.normal(0, 1, (4, 10, 200)),
-               "trained": rng.normal(0, 3, (4, 10, 200))}
-    fig = node_plots.class_medians_figure(medians, "median", "t")
-    path = node_plots.save_png(fig, tmp_path / "medians.png")
-    assert path.stat().st_size <= node_plots.MAX_PNG_BYTES
-    with Image.open(path) as image:
-        assert image.mode == "P"  # written with a palette
-
-
-def test_upstream_stage_follows_dvc_matrix_names():
-    assert (node_plots.upstream_stage("compute_metrics", "fashion_mnist-sigmoid-d8-w800-bntrue")
-            == "compute_metrics@fashion_mnist-sigmoid-8-800-True")
-    assert node_plots.upstream_stage("compute_metrics", "odd") == "compute_metrics"
+def test_a_malformed_configuration_id_exits_2(tmp_path, monkeypatch, capsys):
+    write_params(tmp_path, {"seed_index": 0, "hist_nodes": 2})
+    with pytest.raises(SystemExit) as done:
+        run_stage(monkeypatch, tmp_path, "mnist5k-relu-2-8-True")
+    assert done.value.code == 2
+    assert "not a configuration id" in capsys.readouterr().err

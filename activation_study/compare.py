@@ -133,7 +133,7 @@ def open_side(repo: str, rev: str | None):
 def _number(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
-    return f"{value:.3g}" if 0 < abs(value) < 0.1 else f"{value:.2f}"
+    return f"{value:.2g}" if 0 < abs(value) < 0.005 else f"{value:.2f}"
 
 
 def _side(q: Quantity | None) -> str:
@@ -165,7 +165,7 @@ def render(result: Comparison, a: str, b: str, markdown: bool = False,
     """The comparison as a table: plain text, or markdown for a pull request."""
     rows = result.rows if show_all else result.changed
     configs = {row.config for row in result.rows}
-    lines = [f"{'## ' if markdown else ''}Results: {a} (A) against {b} (B)", "",
+    lines = [f"{'## ' if markdown else ''}Results: A = {a}, B = {b}", "",
              f"{len(configs)} configurations on both sides; {len(result.changed)} headline "
              f"quantities changed in {len({r.config for r in result.changed})} of them."]
     for word, ids in (("Added in B", result.added), ("Removed in B", result.removed)):

@@ -12,6 +12,7 @@ import yaml
 from stages import _cli
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
 
 
 def run_validate(folder: Path, params: dict) -> subprocess.CompletedProcess:
@@ -22,7 +23,7 @@ def run_validate(folder: Path, params: dict) -> subprocess.CompletedProcess:
 
 
 def test_a_finished_stage_logs_its_wall_time(tmp_path):
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load(TINY_PARAMS.read_text())
     assert run_validate(tmp_path, params).returncode == 0
     log = json.loads((tmp_path / "logs/timing/validate/validate.json").read_text())
     assert log["stage"] == "validate" and 0 <= log["seconds"] < 60
@@ -30,7 +31,7 @@ def test_a_finished_stage_logs_its_wall_time(tmp_path):
 
 
 def test_a_failed_stage_logs_nothing(tmp_path):
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load(TINY_PARAMS.read_text())
     params["tune"]["rounds"] = 0
     proc = run_validate(tmp_path, params)
     assert proc.returncode == 2 and "tune.rounds" in proc.stderr

@@ -17,6 +17,7 @@ from activation_study.data.store import load_download, save_download
 from activation_study.params import DataParams, ParamError
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
 TINY_COUNTS = {"train": 60, "test": 20}
 
 
@@ -188,7 +189,7 @@ def test_shipped_sets_are_real():
 
 
 def test_download_stage_rejects_unknown_dataset(tmp_path):
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(TINY_PARAMS.read_text())
     proc = subprocess.run([sys.executable, "-m", "stages.download", "--dataset", "nope"],
                           cwd=tmp_path, capture_output=True, text=True,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})

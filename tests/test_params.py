@@ -27,11 +27,15 @@ from activation_study.params import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
+# params.yaml holds whichever preset the user chose: tests of values read the tests' own file
 DEFAULTS = load_params(ROOT / "params.yaml")
+TINY = load_params(TINY_PARAMS)
 
 
 def edited(key: str, value):
-    params = copy.deepcopy(DEFAULTS)
+    """The tests' own parameters with one key replaced."""
+    params = copy.deepcopy(TINY)
     node = params
     *parents, last = key.split(".")
     for part in parents:
@@ -40,11 +44,21 @@ def edited(key: str, value):
     return params
 
 
-def test_defaults_are_valid():
-    grid = validate_grid(DEFAULTS)
-    data_params(DEFAULTS)
+@pytest.mark.parametrize("params", [DEFAULTS, TINY], ids=["params.yaml", "tiny_params.yaml"])
+def test_defaults_are_valid(params):
+    """params.yaml, whichever preset it holds, and the tests' own file pass every check."""
+    grid = validate_grid(params)
+    data_params(params)
     for activation in grid["activations"]:
-        assert learning_rate(DEFAULTS, activation) > 0
+        validate_train(params, activation)
+        activation_shape(params, activation)
+        rate = learning_rate(params, activation)
+        assert rate is None or rate > 0  # None: auto, searched by tune@CONFIG
+    validate_tune(params)
+    validate_extract(params)
+    validate_analysis(params)
+    validate_plots(params, grid)
+    validate_classify(params)
     n = 1
     for axis in grid.values():
         n *= len(axis)
@@ -91,15 +105,15 @@ def test_bad_activation_shape(activation, value, expected):
         activation_shape(edited(f"train.shape.{activation}", value), activation)
 
 
-def test_activation_shapes_of_the_defaults():
-    assert {name: activation_shape(DEFAULTS, name) for name in REGISTRY} == {
+def test_activation_shapes():
+    assert {name: activation_shape(TINY, name) for name in REGISTRY} == {
         "relu": None, "sigmoid": None, "tanh": None, "leaky_relu": 0.01,
         "rescaled_sigmoid": None, "leaky_tanh": 0.25, "prelu": 0.25, "elu": None, "gelu": None,
         "silu": None}
 
 
 def test_missing_learning_rate_names_the_key():
-    params = copy.deepcopy(DEFAULTS)
+    params = copy.deepcopy(TINY)
     del params["train"]["lr"]["sigmoid"]
     with pytest.raises(ParamError, match="train.lr.sigmoid"):
         learning_rate(params, "sigmoid")
@@ -113,8 +127,8 @@ def test_bad_learning_rate_names_the_key_and_auto(value):
 
 def test_auto_learning_rate_means_search():
     assert learning_rate(edited("train.lr.relu", "auto"), "relu") is None
-    assert validate_tune(DEFAULTS) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
-                                       "seeds": [0, 1, 2]}
+    assert validate_tune(TINY) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
+                                   "seeds": [0, 1, 2]}
 
 
 @pytest.mark.parametrize("key,value,expected", [
@@ -147,10 +161,13 @@ def test_paper_preset_is_the_full_grid():
     assert validate_train(paper, "relu")["epochs"] == 300
 
 
-@pytest.mark.parametrize("preset", ["paper", "extended", "activations"])
-def test_presets_have_every_key_of_params_yaml(preset):
-    """A preset replaces params.yaml: a key it lacked would stop the run at validation."""
-    params = load_params(ROOT / "presets" / f"{preset}.yaml")
+@pytest.mark.parametrize("path", [*(ROOT / "presets" / f"{preset}.yaml"
+                                   for preset in ("paper", "extended", "activations")),
+                                  TINY_PARAMS], ids=lambda path: path.name)
+def test_presets_have_every_key_of_params_yaml(path):
+    """A preset replaces params.yaml: a key it lacked would stop the run at validation.
+    The tests' own file follows params.yaml too, so that the end-to-end runs see every key."""
+    params = load_params(path)
     assert set(params) == set(DEFAULTS)
     for group in DEFAULTS:
         assert set(params[group]) == set(DEFAULTS[group]), group
@@ -184,10 +201,10 @@ def test_bad_analysis_parameters(key, value, expected):
         validate_classify(params)
 
 
-def test_analysis_defaults_are_valid():
-    assert validate_extract(DEFAULTS)["dtype"] == "float16"
-    assert validate_analysis(DEFAULTS)["accuracy_target"] == 99.0
-    assert len(validate_plots(DEFAULTS, validate_grid(DEFAULTS))["configs"]) == 4
-    assert validate_classify(DEFAULTS) == {
+def test_analysis_parameters_are_read():
+    assert validate_extract(TINY)["dtype"] == "float16"
+    assert validate_analysis(TINY)["accuracy_target"] == 99.0
+    assert validate_plots(TINY, validate_grid(TINY))["configs"] == ["digits-relu-d2-w8-bnfalse"]
+    assert validate_classify(TINY) == {
         "bandwidth": 0.2, "floor": 1e-10, "prior": "class_frequency", "estimator": "binned",
         "grid_per_bandwidth": 24, "tolerance": 1.0}

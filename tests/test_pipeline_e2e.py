@@ -3,6 +3,10 @@
 `dvc repro`, then edits of single parameters (learning rate, grid, analysis, extraction,
 classifier): only the stages that read them are stale, only they rerun, and
 `dvc metrics diff` reports the change.
+
+The tiny study's parameters are the tests' own (tiny_params.yaml), never the repository's
+params.yaml. Its workspace is built and run once per session (`baseline`); every test gets its
+own copy of it (`project`), so a test edits and reruns alone, in any order.
 """
 
 import json
@@ -21,14 +25,7 @@ from activation_study.activations import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TINY = {
-    "grid": {"datasets": ["digits"], "activations": ["relu", "sigmoid"], "depths": [1, 2],
-             "widths": [8], "batchnorm": [False, True]},
-    "train": {"seeds": [0, 1], "epochs": 2, "batch_size": 64,
-              "lr": {"relu": 0.01, "sigmoid": 0.01, "tanh": 0.01}, "lr_decay": 0.99,
-              "snapshot_epochs": [1], "device": "cpu"},
-    "plots": {"configs": ["digits-relu-d2-w8-bnfalse"], "seed_index": 0, "hist_nodes": 2},
-}
+TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
 
 pytestmark = pytest.mark.e2e
 
@@ -43,12 +40,16 @@ def sh(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess
     return proc
 
 
-def write_params(project: Path, updates: dict) -> None:
-    """Replace whole groups' keys of the project's params.yaml (the repository's the first time)."""
-    current = project / "params.yaml"
-    params = yaml.safe_load((current if current.exists() else ROOT / "params.yaml").read_text())
-    for group, values in updates.items():
-        params[group].update(values)
+def tiny_params() -> dict:
+    """A fresh copy of the tests' own parameters, for a test to derive its variant from."""
+    return yaml.safe_load(TINY_PARAMS.read_text())
+
+
+def read_params(project: Path) -> dict:
+    return yaml.safe_load((project / "params.yaml").read_text())
+
+
+def write_params(project: Path, params: dict) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -71,10 +72,16 @@ def make_project(project: Path, params: dict) -> Path:
     return project
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """The tiny grid, after one `dvc repro`."""
-    return make_project(tmp_path_factory.mktemp("pipeline"), TINY)
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory) -> Path:
+    """The tiny study after one `dvc repro`, committed. Tests never edit it: see `project`."""
+    return make_project(tmp_path_factory.mktemp("baseline"), tiny_params())
+
+
+@pytest.fixture
+def project(baseline, tmp_path) -> Path:
+    """This test's own copy of the baseline: git history, DVC cache and outputs included."""
+    return Path(shutil.copytree(baseline, tmp_path / "project", symlinks=True))
 
 
 def stale_stages(project: Path) -> set[str]:
@@ -84,6 +91,15 @@ def stale_stages(project: Path) -> set[str]:
 def ran_stages(project: Path) -> set[str]:
     out = sh("dvc", "repro", cwd=project).stdout
     return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+
+
+def test_a_copy_of_the_baseline_is_in_step_and_independent_of_it(baseline, project):
+    """DVC and git see the copy as they see the baseline, and nothing in it points back."""
+    assert stale_stages(project) == set()
+    assert sh("git", "status", "--porcelain", cwd=project).stdout == ""
+    files = [path for path in project.rglob("*") if not path.is_dir()]
+    assert not [path for path in files if path.is_symlink()]
+    assert not [path for path in files if str(baseline).encode() in path.read_bytes()]
 
 
 def test_repro_produces_every_output(project):
@@ -111,7 +127,22 @@ def test_repro_produces_every_output(project):
         np.testing.assert_allclose(
             test["network"]["per_seed"],
             [metrics["per_seed"][str(seed)]["test_acc"] for seed in (0, 1)], atol=1e-3)
-        assert (project / f"plots/classify_layers/{cid}.csv").is_file()
+    # the declared metrics: the headline of every configuration, nothing else
+    headline = json.loads((project / "metrics/summarize/headline.json").read_text())
+    assert sorted(headline) == sorted(ids)
+    first = headline["digits-relu-d2-w8-bnfalse"]
+    assert set(first) == {"lr", "test_acc", "validation_acc", "generalisation_gap", "best_epoch",
+                          "sparsity_pct", "network_dead_pct", "continuous_test_acc"}
+    assert set(first["sparsity_pct"]) == {"layer_1", "layer_2"}
+    assert set(first["continuous_test_acc"]) == {"layer_2"}  # the last hidden layer
+    detail = json.loads((project / "metrics/train/digits-relu-d2-w8-bnfalse.json").read_text())
+    assert first["test_acc"] == {k: detail["test_acc"][k] for k in ("mean", "se")}
+    shown = json.loads(sh("dvc", "metrics", "show", "--json", cwd=project).stdout)
+    assert "metrics/summarize/headline.json" in json.dumps(shown)
+    assert '"metrics/train/' not in json.dumps(shown)  # detail files are plain outputs
+    for name in ("learning_curves", "layer_sparsity", "layer_classifiers"):
+        table = pd.read_csv(project / f"plots/summarize/{name}.csv")
+        assert set(table["config"]) == set(ids)
     study = json.loads((project / "metrics/summarize/study.json").read_text())
     assert sorted(study["configs"]) == sorted(ids)
     tables = (project / "metrics/summarize/tables.md").read_text()
@@ -126,7 +157,7 @@ def test_repro_produces_every_output(project):
     report = (project / "reports/study.md").read_text()
     assert "## What the study found" in report and "| digits-relu-d2-w8-bnfalse |" in report
     assert "### Wall time per stage" in report and "| train | 8 |" in report  # run logs
-    assert (project / "logs/timing/train/digits-relu-2-8-false.json").is_file()
+    assert (project / "logs/timing/train/digits-relu-d2-w8-bnfalse.json").is_file()
     # datasets and models live in the DVC cache, never in git
     assert sh("git", "check-ignore", "-q", f"data/train/{ids[0]}/models.pt", cwd=project)
     tracked = sh("git", "ls-files", cwd=project).stdout.split()
@@ -134,8 +165,9 @@ def test_repro_produces_every_output(project):
 
 
 def test_learning_rate_edit_reruns_only_its_stages(project):
-    write_params(project, {"train": {**TINY["train"],
-                                     "lr": {**TINY["train"]["lr"], "sigmoid": 0.03}}})
+    params = read_params(project)
+    params["train"]["lr"]["sigmoid"] = 0.03
+    write_params(project, params)
     stale = stale_stages(project)
     # the rate reaches training through tune@CONFIG, which passes a fixed rate on
     sigmoid = {s for s in stale if s.startswith("tune@") and "sigmoid" in s}
@@ -150,148 +182,138 @@ def test_learning_rate_edit_reruns_only_its_stages(project):
     assert tuned["mode"] == "fixed" and tuned["lr"] == 0.03
 
     diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
-    changed = {path for path, values in diff.items() if values}
-    assert any("sigmoid" in p and p.startswith("metrics/train/") for p in changed)
-    assert not any("relu" in p and p.startswith("metrics/train/") for p in changed)
-    # the node-level metrics of the retrained sigmoid networks move too, key by key
-    sigmoid_nodes = diff["metrics/compute_metrics/digits-sigmoid-d2-w8-bnfalse.json"]
-    assert "states.best.train.layer_2.sparsity_pct.mean" in sigmoid_nodes
-    assert not diff.get("metrics/compute_metrics/digits-relu-d2-w8-bnfalse.json")
+    assert set(diff) == {"metrics/summarize/headline.json"}  # the only declared metrics
+    changed = set(diff["metrics/summarize/headline.json"])
+    assert {"digits-sigmoid-d1-w8-bnfalse.lr", "digits-sigmoid-d2-w8-bnfalse.test_acc.mean",
+            "digits-sigmoid-d2-w8-bnfalse.sparsity_pct.layer_2.mean"} <= changed
+    assert all(key.startswith("digits-sigmoid-") for key in changed)  # relu did not move
+    assert len(changed) <= 4 * 8 + 2 * (1 + 2)  # 8 + depth headline numbers a configuration
+
+    # compare: the same change, each side's mean ± s.e. over seeds and a noise verdict
+    text = sh("python", "-m", "activation_study.compare", "--md", cwd=project).stdout
+    assert text.startswith("## Results: A = HEAD")
+    assert "| digits-sigmoid-d1-w8-bnfalse" in text and "digits-relu" not in text
+    assert "learning rate" in text and "× 3" in text  # 0.01 -> 0.03
+    assert "seed noise" in text
     sh("dvc", "plots", "diff", "HEAD", "-o", "plots_html", cwd=project)
     assert (project / "plots_html" / "index.html").is_file()
 
 
 def test_batch_larger_than_training_set_is_refused_before_training(project):
-    original = (project / "params.yaml").read_text()
-    write_params(project, {"train": {**TINY["train"], "batch_size": 100000}})
-    try:
-        proc = sh("python", "-m", "stages.train", "--dataset", "digits", "--activation", "relu",
-                  "--depth", "1", "--width", "8", "--batchnorm", "false", cwd=project,
-                  check=False)
-    finally:
-        (project / "params.yaml").write_text(original)
+    params = read_params(project)
+    params["train"]["batch_size"] = 100000
+    write_params(project, params)
+    proc = sh("python", "-m", "stages.train", "--dataset", "digits", "--activation", "relu",
+              "--depth", "1", "--width", "8", "--batchnorm", "false", cwd=project, check=False)
     assert proc.returncode == 2
     assert "train.batch_size" in proc.stderr and "training samples" in proc.stderr
 
 
 def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
-    original = (project / "params.yaml").read_text()
-    try:
-        params = yaml.safe_load(original)
-        params["notes"] = {"author": "someone"}  # a key no stage reads
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        assert stale_stages(project) == set()
+    params = read_params(project)
+    params["notes"] = {"author": "someone"}  # a key no stage reads
+    write_params(project, params)
+    assert stale_stages(project) == set()
 
-        params["grid"]["depths"] = [1, 2, 3]
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        stale = stale_stages(project)
-        new = {s for s in stale if "@" in s}
-        assert new == {f"{stage}@digits-{a}-3-8-{b}"
-                       for stage in ("tune", "train", "extract_activations",
-                                     "compute_metrics", "classify_layers")
-                       for a in ("relu", "sigmoid") for b in ("False", "True")}
-        # they read the grid
-        assert stale - new == {"validate", "summarize", "plot", "plot_classifiers", "report"}
-    finally:
-        (project / "params.yaml").write_text(original)
+    params["grid"]["depths"] = [1, 2, 3]
+    write_params(project, params)
+    stale = stale_stages(project)
+    new = {s for s in stale if "@" in s}
+    assert new == {f"{stage}@digits-{a}-3-8-{b}"
+                   for stage in ("tune", "train", "extract_activations",
+                                 "compute_metrics", "classify_layers")
+                   for a in ("relu", "sigmoid") for b in ("False", "True")}
+    # they read the grid
+    assert stale - new == {"validate", "summarize", "plot", "plot_classifiers", "report"}
 
 
 def test_classifier_edit_reruns_only_classification(project):
-    sh("git", "add", "-A", cwd=project)  # earlier tests' results become the baseline
-    sh("git", "commit", "-qm", "before the bandwidth edit", "--allow-empty", cwd=project)
-    original = (project / "params.yaml").read_text()
-    try:
-        params = yaml.safe_load(original)
-        params["classify"]["bandwidth"] = 1.0
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        stale = stale_stages(project)
-        assert stale == {"validate"} | {s for s in stale if s.startswith("classify_layers@")}
-        assert len(stale) == 8 + 1
-        ran = {name.split("@")[0] for name in ran_stages(project)}
-        assert ran == {"validate", "classify_layers", "summarize", "plot_classifiers", "report"}
-        diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
-        changed = {key for path, values in diff.items() if "classify_layers" in path
-                   for key in values}
-        assert any(key.endswith(".continuous.mean") for key in changed)
-        assert not any(key.endswith(".discrete.mean") for key in changed)  # no bandwidth there
-        assert not any(path.startswith(("metrics/train/", "metrics/compute_metrics/"))
-                       for path, values in diff.items() if values)
-    finally:
-        (project / "params.yaml").write_text(original)
-        sh("dvc", "repro", cwd=project)  # back in step (from the run cache)
+    params = read_params(project)
+    params["classify"]["bandwidth"] = 1.0
+    write_params(project, params)
+    stale = stale_stages(project)
+    assert stale == {"validate"} | {s for s in stale if s.startswith("classify_layers@")}
+    assert len(stale) == 8 + 1
+    ran = {name.split("@")[0] for name in ran_stages(project)}
+    assert ran == {"validate", "classify_layers", "summarize", "plot_classifiers", "report"}
+    # against the committed baseline (HEAD): only the continuous system's headline moves
+    diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=project).stdout)
+    changed = set(diff.get("metrics/summarize/headline.json", {}))
+    assert changed and all(".continuous_test_acc." in key for key in changed)
+    # and in the detail, every continuous mean may move, no discrete one (no bandwidth there)
+    cid = "digits-relu-d2-w8-bnfalse"
+    before = json.loads(sh("git", "show", f"HEAD:metrics/classify_layers/{cid}.json",
+                           cwd=project).stdout)["states"]["best"]["test"]
+    after = json.loads((project / f"metrics/classify_layers/{cid}.json").read_text()
+                       )["states"]["best"]["test"]
+    assert all(before[k]["discrete"] == after[k]["discrete"] for k in ("layer_1", "layer_2"))
+    assert any(before[k]["continuous"] != after[k]["continuous"] for k in ("layer_1", "layer_2"))
+
 
 def test_analysis_and_extraction_edits_never_retrain(project):
-    original = (project / "params.yaml").read_text()
     configs = 8
-    try:
-        params = yaml.safe_load(original)
-        params["analysis"]["accuracy_target"] = 50.0
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        stale = stale_stages(project)
-        assert stale - {"validate"} == {s for s in stale if s.startswith("compute_metrics@")}
-        assert len(stale) == configs + 1
+    params = read_params(project)
+    params["analysis"]["accuracy_target"] = 50.0
+    write_params(project, params)
+    stale = stale_stages(project)
+    assert stale - {"validate"} == {s for s in stale if s.startswith("compute_metrics@")}
+    assert len(stale) == configs + 1
 
-        params["extract"]["samples_per_class"] = 5
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        stale = stale_stages(project)
-        kinds = {s.split("@")[0] for s in stale}
-        assert kinds == {"validate", "extract_activations", "compute_metrics"}
-        ran = {name.split("@")[0] for name in ran_stages(project)}
-        assert "train" not in ran and "extract_activations" in ran
-        labels = np.load(project / "data/extract_activations/digits-relu-d1-w8-bnfalse"
-                         / "labels_train.npy")
-        assert len(labels) == 50  # 5 per class
-    finally:
-        (project / "params.yaml").write_text(original)
+    params["extract"]["samples_per_class"] = 5
+    write_params(project, params)
+    stale = stale_stages(project)
+    kinds = {s.split("@")[0] for s in stale}
+    assert kinds == {"validate", "extract_activations", "compute_metrics"}
+    ran = {name.split("@")[0] for name in ran_stages(project)}
+    assert "train" not in ran and "extract_activations" in ran
+    labels = np.load(project / "data/extract_activations/digits-relu-d1-w8-bnfalse"
+                     / "labels_train.npy")
+    assert len(labels) == 50  # 5 per class
 
 
 def test_auto_learning_rate_is_searched_and_tuning_edits_retrain_only_searched(project):
     """relu's rate becomes `auto`: tune@relu searches, train@relu trains with its choice.
     A tune key edit then reruns every tune stage, but retrains no fixed-rate (sigmoid) net."""
-    original = (project / "params.yaml").read_text()
-    try:
-        params = yaml.safe_load(original)
-        params["train"]["lr"]["relu"] = "auto"
-        params["tune"] = {"grid": [1.0, 0.01, 0.0001], "rounds": 2, "epochs": 1, "seeds": [0, 1]}
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        ran = ran_stages(project)
-        assert {s for s in ran if s.startswith("train@")} == {
-            f"train@digits-relu-{d}-8-{b}" for d in (1, 2) for b in ("False", "True")}
-        assert len({s for s in ran if s.startswith("tune@")}) == 8  # all read the tune keys
+    params = read_params(project)
+    params["train"]["lr"]["relu"] = "auto"
+    params["tune"] = {"grid": [1.0, 0.01, 0.0001], "rounds": 2, "epochs": 1, "seeds": [0, 1]}
+    write_params(project, params)
+    ran = ran_stages(project)
+    assert {s for s in ran if s.startswith("train@")} == {
+        f"train@digits-relu-{d}-8-{b}" for d in (1, 2) for b in ("False", "True")}
+    assert len({s for s in ran if s.startswith("tune@")}) == 8  # all read the tune keys
 
-        cid = "digits-relu-d2-w8-bnfalse"
-        tuned = json.loads((project / f"metrics/tune/{cid}.json").read_text())
-        table = pd.read_csv(project / f"data/tune/{cid}/search.csv")
-        assert tuned["mode"] == "auto" and tuned["candidates"] == table["lr"].nunique()
-        assert set(table["lr"][table["round"] == 1]) == {1.0, 0.01, 0.0001}
-        assert len(table) == tuned["candidates"] * 2 and set(table["seed"]) == {0, 1}
-        means = table.groupby("lr")["best_validation_acc"].mean()
-        assert tuned["lr"] == means.idxmax()  # the best mean validation accuracy wins
-        trained = json.loads((project / f"metrics/train/{cid}.json").read_text())
-        assert trained["config"]["lr"] == tuned["lr"]  # training read the searched rate
+    cid = "digits-relu-d2-w8-bnfalse"
+    tuned = json.loads((project / f"metrics/tune/{cid}.json").read_text())
+    table = pd.read_csv(project / f"data/tune/{cid}/search.csv")
+    assert tuned["mode"] == "auto" and tuned["candidates"] == table["lr"].nunique()
+    assert set(table["lr"][table["round"] == 1]) == {1.0, 0.01, 0.0001}
+    assert len(table) == tuned["candidates"] * 2 and set(table["seed"]) == {0, 1}
+    means = table.groupby("lr")["best_validation_acc"].mean()
+    assert tuned["lr"] == means.idxmax()  # the best mean validation accuracy wins
+    trained = json.loads((project / f"metrics/train/{cid}.json").read_text())
+    assert trained["config"]["lr"] == tuned["lr"]  # training read the searched rate
 
-        params["tune"]["epochs"] = 2
-        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        stale = stale_stages(project)
-        assert stale == {"validate"} | {s for s in stale if s.startswith("tune@")}
-        assert len(stale) == 8 + 1  # every tune stage lists the tune keys
-        ran = ran_stages(project)
-        assert {s for s in ran if s.startswith("tune@")} == {s for s in stale if "@" in s}
-        assert not any(s.startswith("train@") and "sigmoid" in s for s in ran)
-        assert pd.read_csv(project / f"data/tune/{cid}/search.csv")["best_epoch"].max() <= 2
-    finally:
-        (project / "params.yaml").write_text(original)
+    params["tune"]["epochs"] = 2
+    write_params(project, params)
+    stale = stale_stages(project)
+    assert stale == {"validate"} | {s for s in stale if s.startswith("tune@")}
+    assert len(stale) == 8 + 1  # every tune stage lists the tune keys
+    ran = ran_stages(project)
+    assert {s for s in ran if s.startswith("tune@")} == {s for s in stale if "@" in s}
+    assert not any(s.startswith("train@") and "sigmoid" in s for s in ran)
+    assert pd.read_csv(project / f"data/tune/{cid}/search.csv")["best_epoch"].max() <= 2
 
 
 def test_every_activation_runs_every_stage(tmp_path):
     """Each registered function through training, extraction, analyses and figures."""
     names = list(REGISTRY)
     ids = [f"digits-{name}-d1-w8-bnfalse" for name in names]
-    project = make_project(tmp_path, {
-        "grid": {**TINY["grid"], "activations": names, "depths": [1], "batchnorm": [False]},
-        "train": {**TINY["train"], "epochs": 1, "snapshot_epochs": [],
-                  "lr": {name: 0.01 for name in names}},
-        "plots": {**TINY["plots"], "configs": ids}})
+    params = tiny_params()
+    params["grid"].update(activations=names, depths=[1], batchnorm=[False])
+    params["train"].update(epochs=1, snapshot_epochs=[])  # every rate: fixed, 0.01
+    params["plots"]["configs"] = ids
+    project = make_project(tmp_path, params)
     assert stale_stages(project) == set()
     for cid in ids:
         nodes = json.loads((project / f"metrics/compute_metrics/{cid}.json").read_text())
@@ -307,3 +329,30 @@ def test_every_activation_runs_every_stage(tmp_path):
     slopes = np.load(project / "data/extract_activations/digits-prelu-d1-w8-bnfalse"
                      / "slopes_best.npy")
     assert slopes.shape == (1, 2, 8) and not np.allclose(slopes, 0.25)  # learned
+
+
+OVERVIEW = ["validation accuracy per epoch", "training accuracy per epoch",
+            "trained sparsity per layer", "layer classifiers, test accuracy per layer"]
+
+
+def test_plots_open_with_overview_charts_holding_every_configuration(project):
+    """`dvc plots show`: the four overview charts first, each with every configuration of the
+    grid; then only the plot stages' figures. `dvc plots diff` overlays both revisions."""
+    ids = {f"digits-{a}-d{d}-w8-bn{b}" for a in ("relu", "sigmoid") for d in (1, 2)
+           for b in ("false", "true")}
+    charts = json.loads(sh("dvc", "plots", "show", "--json", cwd=project).stdout)["data"]
+    names = list(charts)
+    assert names[:4] == OVERVIEW
+    for name in OVERVIEW:
+        values = charts[name][0]["content"]["data"]["values"]
+        assert {v["config"] for v in values} == ids, name
+    assert all(name.endswith(".png") for name in names[4:])  # no per-configuration charts
+
+    params = read_params(project)
+    params["train"]["lr"]["relu"] = 0.02
+    write_params(project, params)
+    sh("dvc", "repro", cwd=project)
+    overlaid = json.loads(sh("dvc", "plots", "diff", "HEAD", "--json", cwd=project).stdout)
+    values = overlaid["data"][OVERVIEW[0]][0]["content"]["data"]["values"]
+    assert {v["rev"] for v in values} == {"HEAD", "workspace"}
+    assert {v["config"] for v in values if v["rev"] == "HEAD"} == ids

@@ -12,9 +12,11 @@ from activation_study.plan import config_compute, main, plan, split_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC = Path(sys.executable).parent / "dvc"
+TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
 
 
 def test_stage_count_is_what_dvc_lists():
+    """dvc.yaml expands the repository's params.yaml, whichever preset it holds."""
     listed = subprocess.run([str(DVC), "stage", "list", "--name-only"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
     result = plan(load_params(ROOT / "params.yaml"))
@@ -26,14 +28,14 @@ def test_stage_count_is_what_dvc_lists():
 
 
 def test_compute_of_one_configuration_by_hand():
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(TINY_PARAMS)
     config = {"dataset": "digits", "activation": "relu", "depth": 2, "width": 8,
               "batchnorm": False}
     assert split_sizes("digits", params) == (1257, 180, 360)  # 1797 x 0.7, then 540 / 3
     assert split_sizes("mnist5k", params) == (3500, 500, 1000)  # metrics/split/mnist5k.json
     assert split_sizes("mnist", params) == (55000, 5000, 10000)
     weights = 64 * 8 + 8 * 8 + 8 * 10
-    seeds, epochs = 3, params["train"]["epochs"]
+    seeds, epochs = 2, 2  # tiny_params.yaml: train.seeds [0, 1], train.epochs 2
     result = config_compute(config, params)
     assert result["weights"] == weights
     assert result["model_steps"] == seeds * epochs * 20  # ceil(1257 / 64) = 20 steps

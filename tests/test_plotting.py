@@ -22,6 +22,7 @@ from activation_study.configuration import config_id
 from activation_study.params import ParamError
 
 ROOT = Path(__file__).resolve().parents[1]
+TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
 GRID = {"datasets": ["mnist5k"], "activations": ["relu", "sigmoid"], "depths": [1, 2],
         "widths": [8], "batchnorm": [False, True]}
 STALE = [("mnist5k", "tanh", 1, 8, False), ("digits", "relu", 1, 8, False),
@@ -69,7 +70,7 @@ def write_config(root: Path, dataset: str, activation: str, depth: int, width: i
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """params.yaml with the tiny grid, every grid input, stale inputs and an old figure."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load(TINY_PARAMS.read_text())
     params["grid"] = GRID
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for folder in ("plots/train", "metrics/train", "metrics/compute_metrics", "plots/plot"):

@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,13 @@ def _values(q: Quantity) -> np.ndarray:
     return np.array([v for v in q.per_seed if v is not None], dtype=np.float64)
 
 
+def _mean_se(values: np.ndarray) -> tuple[float, float]:
+    """Mean and s.e. over seeds; exactly 0 when every seed has the same value (floating-point
+    summation would otherwise leave ~1e-14)."""
+    mean, se = mean_se(values)
+    return float(mean), 0.0 if len(values) > 1 and np.ptp(values) == 0 else float(se)
+
+
 def verdict(a: Quantity, b: Quantity, alpha: float) -> tuple[bool, str, float | None]:
     """(changed, verdict, p-value) of one quantity between the two sides."""
     if a.is_setting or b.is_setting:
@@ -73,9 +81,11 @@ def verdict(a: Quantity, b: Quantity, alpha: float) -> tuple[bool, str, float | 
         return False, "unchanged", None
     if len(x) < 2 or len(y) < 2:
         return True, "fewer than 2 seeds: no test", None
-    if x.std() == 0 and y.std() == 0:  # every seed agrees on each side, and the sides differ
+    if np.ptp(x) == 0 and np.ptp(y) == 0:  # every seed agrees on each side; the sides differ
         return True, "beyond seed noise (no spread over seeds)", 0.0
-    p = float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # one side without spread: scipy warns, the test holds
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(x, y, equal_var=False).pvalue)
     return True, "beyond seed noise" if p < alpha else "within seed noise", p
 
 
@@ -144,8 +154,8 @@ def _side(q: Quantity | None) -> str:
     values = _values(q)
     if len(values) == 0:
         return "n/a"
-    mean, se = mean_se(values)
-    return _number(float(mean)) + ("" if np.isnan(se) else f" ± {_number(float(se))}")
+    mean, se = _mean_se(values)
+    return _number(mean) + ("" if np.isnan(se) else f" ± {_number(se)}")
 
 
 def _difference(row: Row) -> str:

@@ -91,6 +91,9 @@ def test_no_spread_over_seeds_and_single_seed():
     moved = quantities("compute_metrics", {"states": {"best": {"train": {
         "network": {"dead_pct": stat([1.0, 1.0, 1.0])}}}}})[-1]
     assert cmp.verdict(q, moved, 0.05)[1] == "beyond seed noise (no spread over seeds)"
+    flat = quantities("compute_metrics", {"states": {"best": {"train": {
+        "network": {"dead_pct": stat([93.6, 93.6, 93.6])}}}}})[-1]
+    assert cmp._side(flat) == "93.60 ± 0.00"  # not ± 1e-14 from floating-point summation
     assert cmp.verdict(q, q, 0.05) == (False, "unchanged", None)
     one = quantities("train", {"seeds": [0], "per_seed": {"0": {
         "test_acc": 1, "validation_acc": 1, "generalisation_gap": 1, "best_epoch": 1}},

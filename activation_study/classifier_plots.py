@@ -2,7 +2,7 @@
 
 Pure functions on a long table of per-layer accuracies (one row per configuration, state, set,
 system and layer; the network's own accuracy as system ``network``), as built by
-:func:`accuracy_table` from the classify_layers metrics. Colours follow the dissertation:
+``study_tables.accuracy_table`` from the classify_layers metrics. Colours follow the dissertation:
 discrete blue, continuous orange, combined green, the network's accuracy a red dashed line.
 """
 
@@ -25,27 +25,6 @@ NETWORK_STYLE = {"color": "red", "linestyle": "--", "linewidth": 1.2}
 SET_LABEL = {"train": "train accuracy (%)", "test": "test accuracy (%)",
              "validation": "validation accuracy (%)"}
 PANEL = (2.3, 2.1)  # inches per panel
-
-
-def accuracy_table(metrics: dict[str, dict], configs: list[dict]) -> pd.DataFrame:
-    """Long table from ``{config id: classify_layers metrics}`` and the grid's configurations
-    (``id``, ``dataset``, ``activation``, ``depth``, ``width``, ``batchnorm``)."""
-    rows = []
-    for config in configs:
-        keys = {k: config[k] for k in ("id", "dataset", "activation", "depth", "width",
-                                       "batchnorm")}
-        for state, parts in metrics[config["id"]]["states"].items():
-            for part, values in parts.items():
-                for name, per_system in values.items():
-                    if name.startswith("layer_"):
-                        layer = int(name.removeprefix("layer_"))
-                        rows += [{**keys, "state": state, "set": part, "system": system,
-                                  "layer": layer, "mean": v["mean"], "se": v["se"]}
-                                 for system, v in per_system.items()]
-                rows.append({**keys, "state": state, "set": part, "system": "network",
-                             "layer": 0, "mean": values["network"]["mean"],
-                             "se": values["network"]["se"]})
-    return pd.DataFrame(rows).astype({"mean": float, "se": float})
 
 
 def _panel(ax: Axes, rows: pd.DataFrame, depth: int) -> None:
@@ -123,7 +102,7 @@ def state_heading(state: str) -> str:
 
 def epochs_figure(frame: pd.DataFrame, config_id: str) -> Figure:
     """Fig. 6.6/6.7: per-layer accuracy of each system in every saved state of one network."""
-    rows = frame[frame["id"] == config_id]
+    rows = frame[frame["config"] == config_id]
     if rows.empty:
         raise ValueError(f"no layer-classifier results for {config_id}")
     first = rows.iloc[0]

@@ -87,31 +87,36 @@ def curves_table(configs: list[dict], curves: dict[str, pd.DataFrame]) -> pd.Dat
     return pd.concat(frames, ignore_index=True)[[*CONFIG_COLUMNS, *columns]]
 
 
-def sparsity_table(configs: list[dict], nodes: dict[str, dict]) -> pd.DataFrame:
-    """Long table of the trained sparsity and dead nodes, a row per configuration and hidden
-    layer (kept model, training set, mean and s.e. over seeds)."""
-    rows = [{**_config_columns(c), "layer": layer,
-             "sparsity_pct": s["mean"], "sparsity_pct_se": s["se"],
-             "dead_pct": d["mean"], "dead_pct_se": d["se"]}
-            for c in configs
-            for layer, (s, d) in enumerate(zip(*(layer_rows(nodes[c["id"]], key)["best"]
-                                                 for key in ("sparsity_pct", "dead_pct")),
-                                               strict=True), start=1)]
-    return pd.DataFrame(rows)
+def layer_table(configs: list[dict], nodes: dict[str, dict],
+                states: tuple[str, ...] = ("best",)) -> pd.DataFrame:
+    """Long table of sparsity and dead nodes (training set, mean and s.e. over seeds), a row per
+    configuration, model state and hidden layer; ``nodes`` maps an id to its compute_metrics."""
+    rows = [{**_config_columns(c), "state": state, "layer": int(name.removeprefix("layer_")),
+             **{f"{q}{suffix}": values[q][stat] for q in ("sparsity_pct", "dead_pct")
+                for suffix, stat in (("", "mean"), ("_se", "se"))}}
+            for c in configs for state in states
+            for name, values in nodes[c["id"]]["states"][state]["train"].items()
+            if name.startswith("layer_")]
+    return pd.DataFrame(rows).astype({"sparsity_pct": float, "sparsity_pct_se": float,
+                                      "dead_pct": float, "dead_pct_se": float})
 
 
-def classifier_table(configs: list[dict], classify: dict[str, dict]) -> pd.DataFrame:
-    """Long table of the layer classifiers' test accuracy (kept model), a row per
-    configuration, system and hidden layer, with the network's own accuracy beside it.
-    Configurations extracted without the test set have no rows."""
+def accuracy_table(metrics: dict[str, dict], configs: list[dict]) -> pd.DataFrame:
+    """Long table of the layer classifiers, a row per configuration, state, set, system and
+    layer (``mean``, ``se`` over seeds); the network's own accuracy is system ``network`` at
+    layer 0. ``metrics`` maps an id to its classify_layers metrics."""
     rows = []
-    for c in configs:
-        test = classifier_rows(classify[c["id"]]).get("test")
-        if test is None:
-            continue
-        for system, per_layer in test["layers"].items():
-            rows += [{**_config_columns(c), "system": system, "layer": layer,
-                      "test_acc": s["mean"], "test_acc_se": s["se"],
-                      "network_test_acc": test["network"]["mean"]}
-                     for layer, s in enumerate(per_layer, start=1)]
-    return pd.DataFrame(rows)
+    for config in configs:
+        keys = _config_columns(config)
+        for state, parts in metrics[config["id"]]["states"].items():
+            for part, values in parts.items():
+                for name, per_system in values.items():
+                    if name.startswith("layer_"):
+                        layer = int(name.removeprefix("layer_"))
+                        rows += [{**keys, "state": state, "set": part, "system": system,
+                                  "layer": layer, "mean": v["mean"], "se": v["se"]}
+                                 for system, v in per_system.items()]
+                rows.append({**keys, "state": state, "set": part, "system": "network",
+                             "layer": 0, "mean": values["network"]["mean"],
+                             "se": values["network"]["se"]})
+    return pd.DataFrame(rows).astype({"mean": float, "se": float})

@@ -1,8 +1,8 @@
 """Stage plot: the dissertation's figures from the train stage's curves and metrics.
 
-Reads plots/train/<id>.csv and metrics/train/<id>.json of every configuration of the current
-grid (files of configurations no longer in the grid are ignored), and
-metrics/compute_metrics/<id>.json. Writes plots/plot/ as one folder:
+Reads plots/train/<id>.csv, metrics/train/<id>.json and metrics/compute_metrics/<id>.json of
+every configuration of the current grid (files of configurations no longer in the grid are
+ignored). Writes plots/plot/ as one folder:
 learning_curves_<dataset>_w<width>.png (Fig. 3.2), test_accuracy_vs_depth_<dataset>.png
 (Fig. 3.4) and sparsity_dead_nodes_<dataset>.png (per-layer sparsity and dead nodes,
 untrained and trained, training set: Table 1 of 000 and Tables 5.1/5.2 of 001 as bars).
@@ -20,11 +20,11 @@ from activation_study.io import atomic_path, read_json
 from activation_study.params import ParamError, load_params, validate_grid
 from activation_study.plotting import CURVE_COLUMNS, DPI, write_figures
 from activation_study.sparsity_figures import STATES, sparsity_dead_bars
+from activation_study.study_tables import layer_table, read_metrics
 from stages._cli import run
 
 CURVES = Path("plots/train")
 METRICS = Path("metrics/train")
-NODE_METRICS = Path("metrics/compute_metrics")
 OUTPUT = Path("plots/plot")
 
 
@@ -57,33 +57,12 @@ def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFra
     return pd.concat(curves, ignore_index=True), results_frame
 
 
-def read_layer_table(configs: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per configuration, state and layer: sparsity and dead-node % (training set), mean/se."""
-    rows = []
-    for config in configs:
-        path = NODE_METRICS / f"{config['id']}.json"
-        if not path.is_file():
-            raise ParamError(f"{path} is missing: run `dvc repro` (compute_metrics for "
-                             f"{config['id']})")
-        states = read_json(path)["states"]
-        for state in STATES:
-            for name, values in states[state]["train"].items():
-                if not name.startswith("layer_"):
-                    continue
-                rows.append({**{key: config[key] for key in FIELDS}, "state": state,
-                             "layer": int(name.removeprefix("layer_")),
-                             **{f"{q}{suffix}": values[q][stat]
-                                for q in ("sparsity_pct", "dead_pct")
-                                for suffix, stat in (("", "mean"), ("_se", "se"))}})
-    return pd.DataFrame(rows).astype({"sparsity_pct": float, "sparsity_pct_se": float,
-                                      "dead_pct": float, "dead_pct_se": float})
-
-
 def main() -> None:
     grid = validate_grid(load_params())
     configs = grid_configs(grid)
     curves, results = read_inputs(configs)
-    layers = read_layer_table(configs)
+    layers = layer_table(configs, {c["id"]: read_metrics("compute_metrics", c)
+                                   for c in configs}, STATES)
     with atomic_path(OUTPUT) as folder:
         written = write_figures(curves, results, folder)
         for dataset, table in layers.groupby("dataset"):

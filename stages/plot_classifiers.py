@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activation_study.classifier_plots import accuracy_table, write_classifier_figures
+from activation_study.classifier_plots import write_classifier_figures
 from activation_study.configuration import grid_configs, stage_name
+from activation_study.headline import detail_path
 from activation_study.io import atomic_path, read_json
 from activation_study.params import ParamError, load_params, validate_grid, validate_plots
+from activation_study.study_tables import accuracy_table
 from stages._cli import run
 
-METRICS = Path("metrics/classify_layers")
 OUTPUT = Path("plots/plot_classifiers")
 
 
@@ -26,13 +27,12 @@ def main() -> None:
     grid = validate_grid(params)
     epoch_configs = validate_plots(params, grid)["configs"]
     configs = grid_configs(grid)
-    missing = [f"{METRICS / (c['id'] + '.json')} is missing: run "
-               f"`dvc repro {stage_name('classify_layers', c['id'])}`"
-               for c in configs if not (METRICS / f"{c['id']}.json").is_file()]
+    paths = {c["id"]: detail_path("classify_layers", c["id"]) for c in configs}
+    missing = [f"{path} is missing: run `dvc repro {stage_name('classify_layers', cid)}`"
+               for cid, path in paths.items() if not path.is_file()]
     if missing:
         raise ParamError("plot_classifiers needs:\n  " + "\n  ".join(missing))
-    frame = accuracy_table({c["id"]: read_json(METRICS / f"{c['id']}.json") for c in configs},
-                           configs)
+    frame = accuracy_table({cid: read_json(path) for cid, path in paths.items()}, configs)
     with atomic_path(OUTPUT) as folder:
         folder.mkdir()
         written = write_classifier_figures(frame, epoch_configs, folder)

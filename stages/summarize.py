@@ -25,14 +25,14 @@ from activation_study.io import write_atomic, write_csv, write_json
 from activation_study.params import ParamError, load_params, validate_classify, validate_grid
 from activation_study.study_tables import (
     STATES,
+    accuracy_table,
     classifier_markdown,
     classifier_rows,
-    classifier_table,
     curves_table,
     layer_rows,
+    layer_table,
     pm,
     read_metrics,
-    sparsity_table,
 )
 from stages._cli import run
 
@@ -72,6 +72,15 @@ def markdown(configs: list[dict], study: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def classifier_overview(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """The layer classifiers' test accuracy of the kept model, a row per configuration, system
+    and layer (the network's own accuracy left out)."""
+    rows = accuracy[(accuracy["state"] == "best") & (accuracy["set"] == "test")
+                    & (accuracy["system"] != "network")]
+    return rows.drop(columns=["state", "set"]).rename(columns={"mean": "test_acc",
+                                                              "se": "test_acc_se"})
+
+
 def read_curves(config: dict) -> pd.DataFrame:
     path = CURVES / f"{config['id']}.csv"
     if not path.is_file():
@@ -107,9 +116,9 @@ def main() -> None:
     write_atomic(TABLES, lambda p: p.write_text(text))
     write_csv(OVERVIEW / "learning_curves.csv", curves_table(configs, curves))
     of = {stage: {cid: d[stage] for cid, d in details.items()} for stage in STAGES}
-    write_csv(OVERVIEW / "layer_sparsity.csv", sparsity_table(configs, of["compute_metrics"]))
-    write_csv(OVERVIEW / "layer_classifiers.csv",
-              classifier_table(configs, of["classify_layers"]))
+    write_csv(OVERVIEW / "layer_sparsity.csv", layer_table(configs, of["compute_metrics"]))
+    write_csv(OVERVIEW / "layer_classifiers.csv", classifier_overview(
+        accuracy_table(of["classify_layers"], configs)))
     print(f"{len(configs)} configurations summarised in {HEADLINE}, {OUTPUT}, {TABLES} and "
           f"{OVERVIEW}/")
 

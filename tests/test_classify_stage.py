@@ -3,11 +3,8 @@
 import pandas as pd
 import pytest
 
-from activation_study.classifier_plots import (
-    accuracy_table,
-    layers_figure,
-    write_classifier_figures,
-)
+from activation_study.classifier_plots import layers_figure, write_classifier_figures
+from activation_study.study_tables import accuracy_table
 from stages.classify_layers import reaches_network, systems_for
 
 
@@ -63,7 +60,7 @@ def test_accuracy_table_is_long_and_complete(frame):
     # per config: 3 states x 2 sets x (layers x systems + network)
     expected = 3 * 2 * ((1 * 3 + 1) + (3 * 3 + 1) + (1 * 2 + 1) + (3 * 2 + 1))
     assert len(frame) == expected
-    row = frame[(frame["id"] == "digits-relu-d3-w8-bnfalse") & (frame["state"] == "best")
+    row = frame[(frame["config"] == "digits-relu-d3-w8-bnfalse") & (frame["state"] == "best")
                 & (frame["set"] == "test") & (frame["system"] == "combined")
                 & (frame["layer"] == 2)]
     assert row["mean"].tolist() == [80.5]

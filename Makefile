@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 run: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+# -n auto: one pytest-xdist worker per core (the end-to-end tests are DVC runs of one core each)
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n auto
 
 lint: setup
 	$(BIN)/ruff check .

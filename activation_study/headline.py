@@ -12,7 +12,8 @@ s.e. over seeds), validation accuracy, generalisation gap and best epoch; the le
 each hidden layer's sparsity and the network's dead nodes (trained, training set); and the
 last hidden layer's test accuracy as a continuous classifier. :func:`quantities` gives each
 with its per-seed values, which is what ``compare`` tests for seed noise. Choosing another set
-is an edit of this module, which reruns only ``summarize``.
+is an edit of this module: it reruns ``summarize`` and the stages that read metrics through
+``study_tables`` (plot, plot_classifiers, report), never training or an analysis.
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from scipy import stats
 from tabulate import tabulate
 
 from activation_study.headline import METRICS, STAGES, Quantity, quantities
-from activation_study.stats import mean_se
 
 WORKSPACE = "workspace"
 ANCHOR_STAGE = "train"  # a configuration exists on a side where train's metrics file does
@@ -64,13 +63,6 @@ def _values(q: Quantity) -> np.ndarray:
     return np.array([v for v in q.per_seed if v is not None], dtype=np.float64)
 
 
-def _mean_se(values: np.ndarray) -> tuple[float, float]:
-    """Mean and s.e. over seeds; exactly 0 when every seed has the same value (floating-point
-    summation would otherwise leave ~1e-14)."""
-    mean, se = mean_se(values)
-    return float(mean), 0.0 if len(values) > 1 and np.ptp(values) == 0 else float(se)
-
-
 def verdict(a: Quantity, b: Quantity, alpha: float) -> tuple[bool, str, float | None]:
     """(changed, verdict, p-value) of one quantity between the two sides."""
     if a.is_setting or b.is_setting:
@@ -92,10 +84,12 @@ def verdict(a: Quantity, b: Quantity, alpha: float) -> tuple[bool, str, float | 
 def compare(a: dict[str, dict[str, dict]], b: dict[str, dict[str, dict]],
             alpha: float = 0.05) -> Comparison:
     """Compare ``{config id: {stage: metrics JSON}}`` of side A with side B."""
+    def by_key(details: dict[str, dict]) -> dict[tuple, Quantity]:
+        return {(q.stage, q.key): q for stage, d in details.items() for q in quantities(stage, d)}
+
     rows = []
     for config in sorted(set(a) & set(b)):
-        qa = {(q.stage, q.key): q for stage, d in a[config].items() for q in quantities(stage, d)}
-        qb = {(q.stage, q.key): q for stage, d in b[config].items() for q in quantities(stage, d)}
+        qa, qb = by_key(a[config]), by_key(b[config])
         for key in list(qa) + [k for k in qb if k not in qa]:
             left, right = qa.get(key), qb.get(key)
             label = (left or right).label
@@ -151,11 +145,7 @@ def _side(q: Quantity | None) -> str:
         return "-"
     if q.is_setting:
         return f"{q.mean:g}"
-    values = _values(q)
-    if len(values) == 0:
-        return "n/a"
-    mean, se = _mean_se(values)
-    return _number(mean) + ("" if np.isnan(se) else f" ± {_number(se)}")
+    return _number(q.mean) + ("" if q.se is None or q.mean is None else f" ± {_number(q.se)}")
 
 
 def _difference(row: Row) -> str:
@@ -163,10 +153,9 @@ def _difference(row: Row) -> str:
         return "-"
     if row.a.is_setting:
         return f"× {row.b.mean / row.a.mean:.3g}" if row.a.mean else "-"
-    x, y = _values(row.a), _values(row.b)
-    if len(x) == 0 or len(y) == 0:
+    if row.a.mean is None or row.b.mean is None:
         return "n/a"
-    difference = float(y.mean() - x.mean())
+    difference = row.b.mean - row.a.mean
     return ("+" if difference > 0 else "") + _number(difference)
 
 
@@ -195,10 +184,10 @@ def render(result: Comparison, a: str, b: str, markdown: bool = False,
                               disable_numparse=True))
     else:
         lines.append("No headline quantity changed.")
-    lines += ["", f"A, B: mean ± s.e. over seeds. Verdict: Welch's t-test over the per-seed "
-              f"values at alpha = {alpha}; with 2-3 seeds a side it detects only large "
-              "differences, and about 1 in 20 unchanged quantities is flagged by chance. A "
-              "learning rate is a setting: no test, B - A is its ratio."]
+    lines += ["", "A, B: mean ± s.e. over seeds, as the stages record them. Verdict: Welch's "
+              f"t-test over the per-seed values at alpha = {alpha}; with 2-3 seeds a side it "
+              "detects only large differences, and about 1 in 20 unchanged quantities is "
+              "flagged by chance. A learning rate is a setting: no test, B - A is its ratio."]
     return "\n".join(lines) + "\n"
 
 

@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 run: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-# -n auto: one pytest-xdist worker per core (the end-to-end tests are DVC runs of one core each)
+# -n auto: one pytest-xdist worker per core (the end-to-end tests are DVC runs of one core each);
+# worksteal: an idle worker takes queued tests, so the few long end-to-end tests do not pile up
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n auto
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n auto --dist worksteal
 
 lint: setup
 	$(BIN)/ruff check .

@@ -13,10 +13,12 @@ The whole split sits on the device; batches are gathered by index, no DataLoader
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from activation_study.checkpoints import Checkpoint, to_cpu
 from activation_study.model import BatchedMLP, ModelSpec, build_model, seed_generators
 from activation_study.params import ParamError
 
@@ -59,15 +62,16 @@ class TrainResult:
     device: str
 
     def to_checkpoint(self) -> dict:
-        """Everything later stages need, as plain tensors/lists (``torch.load``-able)."""
-        return {
+        """Everything later stages need, as CPU tensors and plain lists (loadable with
+        ``torch.load(weights_only=True)`` on any machine, whatever device trained it)."""
+        return to_cpu({
             "spec": self.spec.to_dict(),
             "seeds": self.seeds,
             "initial": self.initial,
             "best": self.best,
             "best_epoch": self.best_epoch.tolist(),
             "snapshots": self.snapshots,
-        }
+        })
 
 
 def resolve_device(name: str) -> torch.device:
@@ -158,10 +162,14 @@ def train_batched(
     on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
     progress: bool = True,
     label: str | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> TrainResult:
     """Train one model per seed, all at once; return initial, kept and snapshot parameters.
 
-    ``label`` names the run on the progress bar (default: the network and its seeds)."""
+    ``label`` names the run on the progress bar (default: the network and its seeds).
+    With ``checkpoint``, the whole training state is saved every ``checkpoint.every`` epochs
+    and a valid saved state is resumed from: the result is bit for bit that of an
+    uninterrupted run (``on_epoch`` is replayed for the epochs already done)."""
     device = resolve_device(settings.device)
     _configure_determinism(device)
     data = to_device(split, device)
@@ -178,30 +186,34 @@ def train_batched(
     # fused: one kernel for all parameters; Adam is elementwise, so seeds stay independent
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=settings.lr_decay)
-
-    initial = clone_state(model)
-    best = clone_state(model)
-    best_val = np.full(s, -np.inf)
-    best_epoch = np.zeros(s, dtype=np.int64)
-    snapshots: dict[int, State] = {}
-    rows: list[dict] = []
+    run = _RunState(initial=clone_state(model), best=clone_state(model),
+                    best_val=[-math.inf] * s, best_epoch=[0] * s)
 
     def record(epoch: int, lr: float) -> dict[str, np.ndarray]:
         metrics: dict[str, np.ndarray] = {}
         for part in PARTS:
             metrics[f"{part}_loss"], metrics[f"{part}_acc"] = evaluate(model, *data[part])
         for k, seed in enumerate(settings.seeds):
-            rows.append({"seed": seed, "epoch": epoch, "lr": lr * scales[k],
-                         **{name: float(v[k]) for name, v in metrics.items()}})
+            run.rows.append({"seed": seed, "epoch": epoch, "lr": lr * scales[k],
+                             **{name: float(v[k]) for name, v in metrics.items()}})
+        run.logged.append({name: v.tolist() for name, v in metrics.items()})
         if on_epoch is not None:
             on_epoch(epoch, metrics)
         return metrics
 
-    start = time.perf_counter()
-    record(0, settings.lr)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is None:
+        record(0, settings.lr)
+    else:
+        run = _RunState.restore(saved, model, optimiser, scheduler, shufflers, device)
+        if on_epoch is not None:
+            for epoch, metrics in enumerate(run.logged):
+                on_epoch(epoch, {name: np.asarray(v) for name, v in metrics.items()})
+    start = time.perf_counter() - run.seconds
     label = label or (f"train {spec.activation} {spec.depth}x{spec.width} "
                       f"bn={int(spec.batchnorm)} x{s} seeds")
-    bar = tqdm(range(1, settings.epochs + 1), desc=label, unit="epoch", disable=not progress)
+    bar = tqdm(range(run.epoch + 1, settings.epochs + 1), desc=label, unit="epoch",
+               disable=not progress, initial=run.epoch, total=settings.epochs)
     for epoch in bar:
         lr = optimiser.param_groups[0]["lr"]
         perms = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers]).to(device)
@@ -215,24 +227,79 @@ def train_batched(
         scheduler.step()
 
         metrics = record(epoch, lr)
-        improved = metrics["validation_acc"] > best_val
+        improved = metrics["validation_acc"] > np.asarray(run.best_val)
         if improved.any():
             mask = torch.as_tensor(improved, device=device)
             with torch.no_grad():
                 for name, value in model.state_dict().items():
-                    best[name][mask] = value[mask]
-            best_val[improved] = metrics["validation_acc"][improved]
-            best_epoch[improved] = epoch
+                    run.best[name][mask] = value[mask]
+            for k in np.flatnonzero(improved):
+                run.best_val[k] = float(metrics["validation_acc"][k])
+                run.best_epoch[k] = epoch
         if epoch in settings.snapshot_epochs:
-            snapshots[epoch] = clone_state(model)
+            run.snapshots[epoch] = clone_state(model)
         bar.set_postfix(val_acc=f"{metrics['validation_acc'].mean():.2f}",
                         loss=f"{metrics['train_loss'].mean():.4f}")
+        run.epoch = epoch
+        if checkpoint is not None and checkpoint.due(epoch, settings.epochs):
+            run.seconds = time.perf_counter() - start
+            checkpoint.save(run.to_state(model, optimiser, scheduler, shufflers))
 
     return TrainResult(
-        spec=spec, seeds=list(settings.seeds), initial=initial, best=best,
-        best_epoch=best_epoch, snapshots=snapshots, history=pd.DataFrame(rows),
-        seconds=time.perf_counter() - start, device=str(device),
+        spec=spec, seeds=list(settings.seeds), initial=run.initial, best=run.best,
+        best_epoch=np.asarray(run.best_epoch, dtype=np.int64), snapshots=run.snapshots,
+        history=pd.DataFrame(run.rows), seconds=time.perf_counter() - start,
+        device=str(device),
     )
+
+
+@dataclass
+class _RunState:
+    """What a training run has accumulated, beside the model and optimiser: what a resume
+    checkpoint holds."""
+
+    initial: State
+    best: State
+    best_val: list[float]  # per model: best validation accuracy so far
+    best_epoch: list[int]
+    snapshots: dict[int, State] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)  # the history, one row per model and epoch
+    logged: list[dict[str, list[float]]] = field(default_factory=list)  # per epoch: metrics
+    epoch: int = 0  # the last epoch done
+    seconds: float = 0.0  # training time before this process
+
+    def to_state(self, model: BatchedMLP, optimiser: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler,
+                 shufflers: list[torch.Generator]) -> dict:
+        return {**vars(self), "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "shufflers": [g.get_state() for g in shufflers]}
+
+    @classmethod
+    def restore(cls, state: dict, model: BatchedMLP, optimiser: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler,
+                shufflers: list[torch.Generator], device: torch.device) -> _RunState:
+        """Load ``state`` into the model, optimiser, scheduler and generators."""
+        model.load_state_dict(state.pop("model"))
+        optimiser.load_state_dict(state.pop("optimiser"))
+        scheduler.load_state_dict(state.pop("scheduler"))
+        for generator, generator_state in zip(shufflers, state.pop("shufflers"), strict=True):
+            generator.set_state(generator_state)
+        run = cls(**state)
+        run.initial = _on(run.initial, device)
+        run.best = _on(run.best, device)
+        run.snapshots = {epoch: _on(weights, device) for epoch, weights in run.snapshots.items()}
+        return run
+
+
+def _on(state: State, device: torch.device) -> State:
+    return {name: value.to(device) for name, value in state.items()}
+
+
+def read_models(path: Path) -> dict:
+    """A train stage's ``models.pt``, on the CPU: tensors and plain containers only
+    (``weights_only``), never arbitrary pickled objects."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def load_models(checkpoint: dict, state: str = "best", device: str = "cpu") -> BatchedMLP:

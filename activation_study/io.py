@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,15 +17,27 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def stale_temporaries(path: Path) -> list[Path]:
+    """The temporary siblings ``atomic_path(path)`` left when its process was killed."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    if not path.parent.is_dir():
+        return []
+    return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling path; move it onto ``path`` only if the block succeeds.
 
     Works for files and directories: whatever the block creates at the yielded path
-    replaces ``path`` in one rename.
+    replaces ``path`` in one rename. Temporary siblings of ``path`` left by a killed run
+    are removed first: one output has one writer at a time (DVC locks its stage), and a
+    leftover under a directory that another stage depends on would change its hash.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temporaries(path):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     target = tmp / path.name
     try:

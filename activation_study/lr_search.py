@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from activation_study.engine import Split, TrainSettings, train_batched
-from activation_study.model import ModelSpec
 from activation_study.stats import summary
+
+if TYPE_CHECKING:
+    from activation_study.checkpoints import Checkpoint, CheckpointFolder
+    from activation_study.engine import Split
+    from activation_study.model import ModelSpec
 
 COLUMNS = ("round", "lr", "seed", "best_validation_acc", "best_epoch")
 # score(rates) -> one row per (rate, seed): lr, seed, best_validation_acc, best_epoch
@@ -93,10 +97,31 @@ def search(score: Scorer, settings: SearchSettings) -> SearchResult:
 
 
 def batched_scorer(spec: ModelSpec, split: Split, settings: SearchSettings, batch_size: int,
-                   lr_decay: float, device: str, progress: bool = True) -> Scorer:
-    """A scorer that trains all rates x seeds of a round as one stack of models."""
+                   lr_decay: float, device: str, progress: bool = True,
+                   checkpoints: CheckpointFolder | None = None) -> Scorer:
+    """A scorer that trains all rates x seeds of a round as one stack of models.
+
+    With ``checkpoints``, a round's training resumes from its checkpoint and a finished
+    round's scores are kept, so an interrupted search redoes neither."""
 
     def score(rates: list[float]) -> pd.DataFrame:
+        if checkpoints is None:
+            return train_round(rates, None)
+        key = "_".join(f"{rate:.3g}" for rate in rates)
+        scores = checkpoints.checkpoint(f"scores-{key}")
+        done = scores.load()
+        if done is not None:
+            return pd.DataFrame(done)
+        training = checkpoints.checkpoint(f"round-{key}")
+        table = train_round(rates, training)
+        scores.save({column: table[column].tolist() for column in table.columns})
+        training.remove()
+        return table
+
+    def train_round(rates: list[float], checkpoint: Checkpoint | None) -> pd.DataFrame:
+        # torch loads here: the search itself (and the tune stage with a fixed rate) is torch-free
+        from activation_study.engine import TrainSettings, train_batched
+
         models = [(rate, seed) for rate in rates for seed in settings.seeds]
         top = max(rates)
         train = TrainSettings(
@@ -105,7 +130,8 @@ def batched_scorer(spec: ModelSpec, split: Split, settings: SearchSettings, batc
             lr_scale=[rate / top for rate, _ in models])
         label = (f"tune {spec.activation} {spec.depth}x{spec.width} bn={int(spec.batchnorm)}"
                  f" {len(rates)} rates x{len(settings.seeds)} seeds")
-        result = train_batched(spec, split, train, progress=progress, label=label)
+        result = train_batched(spec, split, train, progress=progress, label=label,
+                               checkpoint=checkpoint)
         # history rows: epoch by epoch, models in stack order (epoch 0 = initialisation)
         validation = result.history["validation_acc"].to_numpy().reshape(
             settings.epochs + 1, len(models))[1:]

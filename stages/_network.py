@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from activation_study.configuration import config_id
 from activation_study.data.split import load_split
-from activation_study.engine import Split
-from activation_study.model import ModelSpec
 from activation_study.params import activation_shape, dataset_name, require
+
+if TYPE_CHECKING:
+    from activation_study.engine import Split
+    from activation_study.model import ModelSpec
 
 
 def network_arguments(description: str | None) -> argparse.Namespace:
@@ -33,6 +36,8 @@ def network_arguments(description: str | None) -> argparse.Namespace:
 def network_and_split(args: argparse.Namespace, params: dict,
                       batch_size: int) -> tuple[ModelSpec, Split]:
     """The model spec of ``network_arguments`` and its dataset's split, checked."""
+    from activation_study.model import ModelSpec  # torch: not on tune's fixed-rate path
+
     split = load_split(Path("data/split") / args.dataset)
     n_train = len(split["train"][1])
     require(batch_size <= n_train, "train.batch_size", batch_size,

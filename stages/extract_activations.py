@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from activation_study.data.split import load_split
+from activation_study.engine import read_models
 from activation_study.extraction import extract_config
 from activation_study.params import get, load_params, validate_extract
 from stages._cli import config_argument, run
@@ -20,7 +19,7 @@ def main() -> None:
     config = config_argument(__doc__)
     params = load_params()
     settings = validate_extract(params)
-    checkpoint = torch.load(Path("data/train") / config / "models.pt", weights_only=False)
+    checkpoint = read_models(Path("data/train") / config / "models.pt")
     split = load_split(Path("data/split") / config.split("-")[0])
     extract_config(checkpoint, split, Path("data/extract_activations") / config,
                    samples_per_class=settings["samples_per_class"],

@@ -5,15 +5,18 @@ Reads: data/split/<dataset>/split.npz, the learning rate from data/tune/<config>
 params.yaml that dvc.yaml lists.
 Writes: data/train/<config>/ (models.pt, history.csv, dvclive/seed_<k>/),
 metrics/train/<config>.json, plots/train/<config>.csv.
+Resumes from checkpoints/train/<config>/ (train.checkpoint_every; removed when done).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from dvclive import Live
 
-from activation_study.engine import TrainSettings, train_batched
+from activation_study.checkpoints import stage_checkpoints
+from activation_study.engine import TrainSettings, resolve_device, train_batched
 from activation_study.io import atomic_path, write_csv, write_json
 from activation_study.params import load_params, validate_train
 from activation_study.train_outputs import config_metrics, learning_curves, write_run_folder
@@ -26,8 +29,13 @@ def main() -> None:
     args = network_arguments(__doc__)
     params = load_params()
     lr = read_chosen_rate(args.id)
-    settings = TrainSettings(**validate_train(params, args.activation), lr=lr)
+    train = validate_train(params, args.activation)
+    every = train.pop("checkpoint_every")
+    settings = TrainSettings(**train, lr=lr)
     spec, split = network_and_split(args, params, settings.batch_size)
+    checkpoints = stage_checkpoints(
+        "train", args.id, {"spec": spec.to_dict(), "settings": asdict(settings),
+                           "device": str(resolve_device(settings.device))}, split, every)
 
     with atomic_path(Path("data/train") / args.id) as folder:
         folder.mkdir()
@@ -41,7 +49,8 @@ def main() -> None:
                     live.log_metric(f"{part}/{metric}", float(values[k]))
                 live.next_step()
 
-        result = train_batched(spec, split, settings, on_epoch=log_epoch)
+        result = train_batched(spec, split, settings, on_epoch=log_epoch,
+                               checkpoint=checkpoints.checkpoint("train"))
         for live in lives:
             live.end()
         write_run_folder(folder, result)
@@ -51,6 +60,7 @@ def main() -> None:
     metrics = config_metrics(result, config)
     write_json(Path("metrics/train") / f"{args.id}.json", metrics)
     write_csv(Path("plots/train") / f"{args.id}.csv", learning_curves(result.history))
+    checkpoints.clear()
     test = metrics["test_acc"]
     print(f"{args.id}: test accuracy {test['mean']:.2f} +- {test['se']} % "
           f"({result.seconds:.1f} s on {result.device})")

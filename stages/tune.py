@@ -7,10 +7,13 @@ so editing them retrains nothing that has a fixed rate.
 
 Writes: data/tune/<config>/lr.json (the rate train reads) and search.csv (every candidate
 rate and seed: round, lr, seed, best_validation_acc, best_epoch), metrics/tune/<config>.json.
+A search resumes from checkpoints/tune/<config>/: finished rounds' scores and the current
+round's training state (train.checkpoint_every; removed when done).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -58,11 +61,21 @@ def main() -> None:
         print(f"{args.id}: fixed learning rate {fixed:g} (train.lr.{args.activation})")
         return
 
+    # torch loads here: with a fixed rate this stage stays torch-free (about 1 s less)
+    from activation_study.checkpoints import stage_checkpoints
+    from activation_study.engine import resolve_device
+
     settings = SearchSettings(**validate_tune(params))
     train = validate_train(params, args.activation)
     spec, split = network_and_split(args, params, train["batch_size"])
+    checkpoints = stage_checkpoints(
+        "tune", args.id, {"spec": spec.to_dict(), "search": asdict(settings),
+                          "batch_size": train["batch_size"], "lr_decay": train["lr_decay"],
+                          "device": str(resolve_device(train["device"]))},
+        split, train["checkpoint_every"])
     result = search(batched_scorer(spec, split, settings, train["batch_size"],
-                                   train["lr_decay"], train["device"]), settings)
+                                   train["lr_decay"], train["device"], checkpoints=checkpoints),
+                    settings)
     chosen = seed_scalars(result.table.loc[result.table["lr"] == result.lr,
                                            "best_validation_acc"])
     candidates = int(result.table["lr"].nunique())
@@ -70,6 +83,7 @@ def main() -> None:
         "config": args.id, "mode": "auto", "lr": result.lr, "rounds": settings.rounds,
         "epochs": settings.epochs, "candidates": candidates, "validation_acc": chosen,
         "search": result.by_rate()})
+    checkpoints.clear()
     print(f"{args.id}: searched {candidates} rates, chose {result.lr:g} (validation accuracy "
           f"{chosen['mean']:.2f} % after at most {settings.epochs} epochs)")
 

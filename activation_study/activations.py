@@ -1,4 +1,4 @@
-"""The activation-function registry: adding a function is one entry here.
+"""The activation-function registry: how each function of ``activation_names`` is computed.
 
 Each entry says how the function is computed, how its layers are initialised, when a node
 counts as "on" (theta = 1, dissertation ch. 5: the activation is above the threshold) and
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from activation_study.activation_names import ACTIVATIONS, Shape
 
 INIT_RULES = ("he", "xavier")
 TANH_BAND = 0.95  # |tanh| < 0.95 is "not saturated" (seed 004)
@@ -47,9 +49,7 @@ class Family:
     """A registry entry: builds the :class:`Activation` for a shape parameter value."""
 
     build: Callable[[float], Activation]
-    shape: str | None = None  # name of the shape parameter, None when there is none
-    default: float | None = None  # the shape's default (params.yaml, train.shape.<name>)
-    shape_range: tuple[float, float] = (0.0, 1.0)  # open interval of allowed shapes
+    shape: Shape | None  # its shape parameter (activation_names), None when there is none
 
 
 def _relu(_: float) -> Activation:
@@ -114,18 +114,23 @@ def _silu(_: float) -> Activation:
     return Activation("silu", F.silu, "he", 0.0, (0.0, math.inf), "modern networks")
 
 
-REGISTRY: dict[str, Family] = {
-    "relu": Family(_relu),
-    "sigmoid": Family(_sigmoid),
-    "tanh": Family(_tanh),
-    "leaky_relu": Family(_leaky_relu, shape="slope", default=0.01),
-    "rescaled_sigmoid": Family(_rescaled_sigmoid),
-    "leaky_tanh": Family(_leaky_tanh, shape="factor", default=0.25),
-    "prelu": Family(_prelu, shape="initial slope", default=0.25),
-    "elu": Family(_elu),
-    "gelu": Family(_gelu),
-    "silu": Family(_silu),
+BUILDERS: dict[str, Callable[[float], Activation]] = {
+    "relu": _relu,
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+    "leaky_relu": _leaky_relu,
+    "rescaled_sigmoid": _rescaled_sigmoid,
+    "leaky_tanh": _leaky_tanh,
+    "prelu": _prelu,
+    "elu": _elu,
+    "gelu": _gelu,
+    "silu": _silu,
 }
+if set(BUILDERS) != set(ACTIVATIONS):
+    raise ImportError("activations.BUILDERS and activation_names.ACTIVATIONS differ: "
+                      f"{sorted(set(BUILDERS) ^ set(ACTIVATIONS))}")
+REGISTRY: dict[str, Family] = {name: Family(BUILDERS[name], shape)
+                               for name, shape in ACTIVATIONS.items()}
 
 
 def get_activation(name: str, shape: float | None = None) -> Activation:
@@ -134,4 +139,6 @@ def get_activation(name: str, shape: float | None = None) -> Activation:
         family = REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown activation {name!r}; known: {', '.join(REGISTRY)}") from None
-    return family.build(family.default if shape is None else shape)
+    if shape is None and family.shape is not None:
+        shape = family.shape.default
+    return family.build(shape)

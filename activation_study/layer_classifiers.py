@@ -29,9 +29,9 @@ import numpy as np
 import scipy.fft
 import torch
 
+from activation_study.params_schema import ESTIMATORS, PRIORS
+
 SYSTEMS = ("discrete", "continuous", "combined")
-ESTIMATORS = ("binned", "exact")
-PRIORS = ("class_frequency", "uniform")
 CHUNK = 1024  # evaluated samples at a time
 KERNEL_REACH = 8.0  # bandwidths
 MAX_NODE_BLOCK = 256

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from activation_study.configuration import command_line_id, parse_config_id, stage_name
+from activation_study.configuration import command_line_id, grid_configs, stage_name
 from activation_study.data import DataError
 from activation_study.io import write_json
-from activation_study.params import ParamError
+from activation_study.params import ParamError, load_params, validate_grid, validate_plots
 
 ERRORS = (ParamError, DataError)
 
@@ -59,14 +59,26 @@ def run(main: Callable[[], None]) -> None:
     log_timing(time.perf_counter() - start, sys.argv[1:])
 
 
-def config_argument(description: str | None) -> str:
-    """The ``--config ID`` of a per-configuration stage."""
+def require_grid_config(cid: str, argument: str, plotted: bool = False) -> str:
+    """``cid`` if it is a configuration of params.yaml's grid (and, ``plotted``, one of
+    plots.configs); else ParamError (exit 2) naming the argument and the grid."""
+    params = load_params()
+    grid = validate_grid(params)
+    if cid not in {c["id"] for c in grid_configs(grid)}:
+        axes = "; ".join(f"{axis} {values}" for axis, values in grid.items())
+        raise ParamError(f"{argument} {cid!r} is not a configuration of the grid in params.yaml "
+                         f"({axes})")
+    configs = validate_plots(params, grid)["configs"]
+    if plotted and cid not in configs:
+        raise ParamError(f"{argument} {cid!r} is not one of plots.configs in params.yaml "
+                         f"({', '.join(configs) or 'none'})")
+    return cid
+
+
+def config_argument(description: str | None, plotted: bool = False) -> str:
+    """The ``--config ID`` of a per-configuration stage: a configuration of the grid (and,
+    ``plotted``, one of plots.configs)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", required=True,
                         help="configuration id, e.g. mnist5k-relu-d4-w200-bnfalse")
-    config = parser.parse_args().config
-    try:
-        parse_config_id(config)
-    except ValueError as exc:
-        parser.error(str(exc))
-    return config
+    return require_grid_config(parser.parse_args().config, "--config", plotted)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from activation_study.configuration import config_id
 from activation_study.data.split import load_split
-from activation_study.params import activation_shape, dataset_name, require
+from activation_study.params import activation_shape, require
+from stages._cli import require_grid_config
 
 if TYPE_CHECKING:
     from activation_study.engine import Split
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 
 def network_arguments(description: str | None) -> argparse.Namespace:
     """The network of a train or tune stage: ``--dataset --activation --depth --width
-    --batchnorm``; adds ``id``, the configuration id, and makes ``batchnorm`` a bool."""
+    --batchnorm``, a configuration of params.yaml's grid; adds ``id``, the configuration id,
+    and makes ``batchnorm`` a bool."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--activation", required=True)
@@ -25,11 +27,10 @@ def network_arguments(description: str | None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, required=True)
     parser.add_argument("--batchnorm", choices=("true", "false"), required=True)
     args = parser.parse_args()
-    dataset_name(args.dataset)
-    require(args.depth >= 1, "grid.depths", args.depth, "integers >= 1")
-    require(args.width >= 1, "grid.widths", args.width, "integers >= 1")
     args.batchnorm = args.batchnorm == "true"
-    args.id = config_id(args.dataset, args.activation, args.depth, args.width, args.batchnorm)
+    args.id = require_grid_config(
+        config_id(args.dataset, args.activation, args.depth, args.width, args.batchnorm),
+        "--dataset/--activation/--depth/--width/--batchnorm")
     return args
 
 

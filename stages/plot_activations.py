@@ -32,7 +32,7 @@ from activation_study.network_figures import (
     node_activity_figure,
     slopes_figure,
 )
-from activation_study.params import ParamError, get, load_params, positive_int, require
+from activation_study.params import ParamError, load_params, validate_grid, validate_plots
 from stages._cli import config_argument, run
 
 EXTRACTIONS = Path("data/extract_activations")
@@ -161,15 +161,12 @@ def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
 
 
 def main() -> None:
-    config = config_argument(__doc__)
+    config = config_argument(__doc__, plotted=True)
     params = load_params()
-    seed_index = get(params, "plots.seed_index")
-    require(isinstance(seed_index, int) and not isinstance(seed_index, bool) and seed_index >= 0,
-            "plots.seed_index", seed_index, "an integer >= 0 (index into train.seeds)")
-    hist_nodes = positive_int(params, "plots.hist_nodes")
+    plots = validate_plots(params, validate_grid(params))
     with atomic_path(OUTPUT / config) as folder:
         written = write_config_figures(EXTRACTIONS / config, NODE_METRICS / config, folder,
-                                       seed_index, hist_nodes)
+                                       plots["seed_index"], plots["hist_nodes"])
     for path in written:
         print(OUTPUT / config / path.name)
 

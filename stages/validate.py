@@ -1,5 +1,9 @@
 """Stage validate: check every key of params.yaml before any data is read or model trained.
 
+``load_params`` validates the whole file (``activation_study.params_schema``); this stage adds
+the one check that needs the machine: a ``train.device`` naming CUDA must name a CUDA device
+present here (torch is imported for that check only).
+
 Writes data/validate/params.ok, a constant marker the download stages depend on: DVC thus
 runs this check first, and rerunning it never makes anything downstream stale.
 """
@@ -9,39 +13,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from activation_study.io import write_atomic
-from activation_study.params import (
-    activation_shape,
-    data_params,
-    learning_rate,
-    load_params,
-    validate_analysis,
-    validate_classify,
-    validate_extract,
-    validate_grid,
-    validate_plots,
-    validate_train,
-    validate_tune,
-)
-from activation_study.study_report.common import validate_report
+from activation_study.params import ParamError, load_params
 from stages._cli import run
 
 MARKER = Path("data/validate/params.ok")
 
 
+def check_device(device: str) -> None:
+    """``cuda`` or ``cuda:N``: CUDA must be available and device N exist."""
+    if not device.startswith("cuda"):
+        return
+    import torch  # only here: auto and cpu need no torch to validate
+
+    if not torch.cuda.is_available():
+        raise ParamError(f"params.yaml: 'train.device' = {device!r} is not allowed: CUDA is not "
+                         "available on this machine; expected auto or cpu")
+    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+    if index >= count:
+        raise ParamError(f"params.yaml: 'train.device' = {device!r} is not allowed: this "
+                         f"machine has {count} CUDA device(s); expected cuda:0..cuda:{count - 1}")
+
+
 def main() -> None:
-    params = load_params()
-    grid = validate_grid(params)
-    data_params(params)
-    for activation in grid["activations"]:
-        validate_train(params, activation)
-        learning_rate(params, activation)
-        activation_shape(params, activation)
-    validate_tune(params)
-    validate_extract(params)
-    validate_analysis(params)
-    validate_classify(params)
-    validate_plots(params, grid)
-    validate_report(params)
+    check_device(load_params()["train"]["device"])  # the whole file is valid
     write_atomic(MARKER, lambda p: p.write_text("params.yaml passed validation\n"))
     print("params.yaml: ok")
 

@@ -56,3 +56,21 @@ def test_logs_are_named_by_configuration_id_and_dvc_stage(tmp_path, monkeypatch,
     assert path == Path("logs/timing") / kind / f"{name}.json"
     log = json.loads(path.read_text())
     assert log["stage"] == stage and log["seconds"] == 1.5
+
+
+@pytest.mark.parametrize(("stage", "argv", "argument"), [
+    ("compute_metrics", ["--config", "../../x"], "--config '../../x'"),
+    ("compute_metrics", ["--config", "digits-relu-d9-w8-bnfalse"], "--config"),
+    ("train", ["--dataset", "digits", "--activation", "relu", "--depth", "9", "--width", "8",
+               "--batchnorm", "false"], "--dataset/--activation/--depth/--width/--batchnorm"),
+])
+def test_a_configuration_outside_the_grid_exits_2(tmp_path, stage, argv, argument):
+    """A stage's configuration must be one of params.yaml's grid: one line naming both."""
+    (tmp_path / "params.yaml").write_text(TINY_PARAMS.read_text())
+    proc = subprocess.run([sys.executable, "-m", f"stages.{stage}", *argv], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert argument in proc.stderr and "is not a configuration of the grid" in proc.stderr
+    assert "depths [1, 2]" in proc.stderr

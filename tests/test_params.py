@@ -1,16 +1,26 @@
-"""Bad parameters fail early with the key and what is allowed."""
+"""Bad parameters fail early with the dotted key and what is allowed.
+
+``PROBES`` is a module-level table of bad values, each applied to the repository's
+params.yaml; print it with
+``python -c "from tests.test_params import probe_table; print(probe_table())"``.
+"""
 
 import copy
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
+from sklearn.datasets import load_digits
 
-from activation_study.activations import REGISTRY
+from activation_study.activation_names import ACTIVATIONS
 from activation_study.configuration import grid_configs
+from activation_study.data.sources import Dataset
+from activation_study.data.split import split_dataset
 from activation_study.params import (
     ParamError,
     activation_shape,
@@ -25,32 +35,152 @@ from activation_study.params import (
     validate_train,
     validate_tune,
 )
+from activation_study.params_schema import check, training_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
+PARAM_FILES = [ROOT / "params.yaml", *sorted((ROOT / "presets").glob("*.yaml")), TINY_PARAMS]
 # params.yaml holds whichever preset the user chose: tests of values read the tests' own file
-DEFAULTS = load_params(ROOT / "params.yaml")
+BASE = yaml.safe_load((ROOT / "params.yaml").read_text())
 TINY = load_params(TINY_PARAMS)
+DELETE = object()  # a probe value: the key is removed
 
 
-def edited(key: str, value):
-    """The tests' own parameters with one key replaced."""
-    params = copy.deepcopy(TINY)
-    node = params
-    *parents, last = key.split(".")
-    for part in parents:
-        node = node[part]
-    node[last] = value
+def edited(base: dict, edits: dict[str, Any]) -> dict:
+    """``base`` with dotted keys replaced (or removed: ``DELETE``)."""
+    params = copy.deepcopy(base)
+    for key, value in edits.items():
+        node = params
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value
     return params
 
 
-@pytest.mark.parametrize("params", [DEFAULTS, TINY], ids=["params.yaml", "tiny_params.yaml"])
-def test_defaults_are_valid(params):
-    """params.yaml, whichever preset it holds, and the tests' own file pass every check."""
+class Probe(NamedTuple):
+    edits: dict[str, Any]  # applied to params.yaml
+    key: str  # the dotted key the message must name
+    allowed: str  # a fragment of what the message says is allowed
+
+
+def probe(key: str, value: Any, allowed: str, named: str | None = None) -> Probe:
+    return Probe({key: value}, named or key, allowed)
+
+
+PROBES: list[Probe] = [
+    probe("train.device", "cuda:x", "auto, cpu, cuda or cuda:N"),
+    probe("train.device", "mps", "auto, cpu, cuda or cuda:N"),
+    probe("train.device", "cuda:-1", "N an integer >= 0"),
+    probe("data.local_dir", 123, "a string"),
+    probe("data.local_dir", None, "a string"),
+    probe("classify.bandwidth", 1.0e-6, "a number in [0.01, 10]"),
+    probe("classify.grid_per_bandwidth", 1000, "an integer in [4, 256]"),
+    probe("train.batch_size", 3499, "last mini-batch of 1 sample: mnist5k has 3500 training"),
+    probe("train.batch_size", 4000, "at most the 3500 training samples of mnist5k"),
+    probe("train.snapshot_epochs", 0, "null or a list of distinct epochs"),
+    probe("train.snapshot_epochs", [1, 1], "distinct epochs"),
+    probe("train.snapshot_epochs", [1, 30], "between 1 and train.epochs = 20"),
+    probe("grid.depths", [2, 2], "distinct integers in [1, 64]"),
+    probe("grid.depths", [], "a non-empty list"),
+    probe("grid.depths", [100], "distinct integers in [1, 64]"),
+    probe("grid.widths", [20000], "distinct integers in [1, 16384]"),
+    probe("grid.datasets", ["imagenet"], "distinct names from mnist, fashion_mnist"),
+    probe("grid.activations", ["swish"], "distinct names from relu, sigmoid"),
+    probe("grid.batchnorm", ["yes"], "distinct true/false"),
+    probe("data.validation_size", 5, "an integer in [100, 59999]"),
+    Probe({"grid.datasets": ["mnist", "cifar10"], "data.validation_size": 55000,
+           "plots.configs": []},
+          "data.validation_size", "fewer than 50000, the smallest official training set"),
+    probe("data.shipped_fractions", {"train": 0.8, "validation": 0.1, "test": 0.2},
+          "summing to 1"),
+    probe("data.shipped_fractions.test", 1.5, "a fraction in (0, 1)"),
+    probe("data.split_seed", -1, "an integer in [0, 4294967295]"),
+    probe("train.lr.relu", 10, "an Adam learning rate in [1e-06, 0.1] or 'auto'"),
+    probe("train.lr.relu", "3e-3", "write 3.0e-3"),
+    probe("train.lr.relu", True, "or 'auto'"),
+    probe("train.lr.relu", "fast", "or 'auto'"),
+    probe("train.lr.sigmoid", DELETE, "every activation of grid.activations needs one"),
+    probe("train.lr", 0.003, "a mapping: activation -> learning rate"),
+    probe("train.shape.relu", 0.1, "null (relu has no shape parameter)"),
+    probe("train.shape.leaky_relu", 1.5, "its slope, a number in (0.0, 1.0)"),
+    probe("train.weight_decay", 0.1, "did you mean 'train.lr_decay'?"),
+    probe("train.lr_decy", 0.99, "did you mean 'train.lr_decay'?"),
+    probe("trian", {"epochs": 3}, "did you mean 'train'?"),
+    probe("train.epochs", DELETE, "an integer in [1, 10000]"),
+    probe("train.epochs", True, "an integer in [1, 10000]"),
+    probe("train.epochs", 20000, "an integer in [1, 10000]"),
+    probe("train.epochs", "20", "an integer in [1, 10000]"),
+    probe("train.seeds", [1, 1], "distinct integers >= 0"),
+    probe("train.seeds", [-1], "distinct integers >= 0"),
+    probe("train.lr_decay", 1.5, "a factor in (0, 1]"),
+    probe("train.checkpoint_every", 0, "an integer in [1, 10000]"),
+    probe("tune.grid", [1.0e-2, 1.0e-2], "distinct to 3 significant digits"),
+    probe("tune.grid", [1.0], "learning rates in [1e-06, 0.1]"),
+    probe("tune.rounds", 0, "an integer in [1, 10]"),
+    probe("tune.epochs", 0, "an integer in [1, 10000]"),
+    probe("extract.samples_per_class", 0, "null (all samples) or an integer"),
+    probe("extract.dtype", "bfloat16", "float16 or float32"),
+    probe("extract.sets", ["test"], "including train"),
+    probe("analysis.accuracy_target", 0, "a percentage in (0, 100]"),
+    probe("classify.floor", "1e-10", "write 1.0e-10"),
+    probe("classify.prior", "flat", "class_frequency or uniform"),
+    probe("classify.tolerance", True, "percentage points in [0, 100]"),
+    probe("plots.configs", ["mnist5k-relu-d9-w200-bnfalse"], "ids of configurations in the grid"),
+    probe("plots.seed_index", 3, "an index into train.seeds (0..2)"),
+    probe("plots.hist_nodes", 0, "an integer in [1, 100]"),
+    probe("report.tolerance", 101, "percentage points in [0, 100]"),
+]
+
+
+def probe_id(p: Probe) -> str:
+    return ",".join(f"{k}={'(removed)' if v is DELETE else repr(v)}" for k, v in p.edits.items())
+
+
+def probe_message(p: Probe) -> str:
+    try:
+        check(edited(BASE, p.edits))
+    except ParamError as error:
+        return str(error)
+    return "(accepted)"
+
+
+def probe_table() -> str:
+    """``value -> message`` for every probe, a markdown list."""
+    return "\n".join(f"- `{probe_id(p)}` -> {probe_message(p)}" for p in PROBES)
+
+
+def test_there_are_enough_probes():
+    assert len(PROBES) >= 30
+
+
+@pytest.mark.parametrize("p", PROBES, ids=probe_id)
+def test_a_bad_value_names_its_key_and_what_is_allowed(p):
+    with pytest.raises(ParamError) as error:
+        check(edited(BASE, p.edits))
+    message = str(error.value)
+    assert f"'{p.key}'" in message and p.allowed in message, message
+    assert "pydantic" not in message and "errors.pydantic.dev" not in message
+
+
+def test_several_problems_are_listed_one_a_line():
+    with pytest.raises(ParamError) as error:
+        check(edited(BASE, {"train.epochs": 0, "classify.prior": "flat"}))
+    lines = str(error.value).splitlines()
+    assert len(lines) == 2 and all(line.startswith("params.yaml: '") for line in lines)
+
+
+@pytest.mark.parametrize("path", PARAM_FILES, ids=lambda path: path.name)
+def test_shipped_parameter_files_are_valid(path):
+    """params.yaml, every preset and the tests' own file pass every check."""
+    params = load_params(path)
     grid = validate_grid(params)
     data_params(params)
     for activation in grid["activations"]:
-        validate_train(params, activation)
+        assert validate_train(params, activation)["checkpoint_every"] >= 1
         activation_shape(params, activation)
         rate = learning_rate(params, activation)
         assert rate is None or rate > 0  # None: auto, searched by tune@CONFIG
@@ -59,152 +189,96 @@ def test_defaults_are_valid(params):
     validate_analysis(params)
     validate_plots(params, grid)
     validate_classify(params)
-    n = 1
-    for axis in grid.values():
-        n *= len(axis)
-    assert len(grid_configs(grid)) == n
+    assert len(grid_configs(grid)) == math.prod(len(axis) for axis in grid.values())
 
 
-@pytest.mark.parametrize("key,value,expected", [
-    ("grid.datasets", ["mnist", "imagenet"], "grid.datasets"),
-    ("grid.activations", ["relu", "swish2"], "grid.activations"),
-    ("grid.depths", [2, 0], "grid.depths"),
-    ("grid.widths", [-3], "grid.widths"),
-    ("grid.batchnorm", ["yes"], "grid.batchnorm"),
-    ("data.shipped_fractions", {"train": 0.8, "validation": 0.1, "test": 0.2},
-     "data.shipped_fractions"),
-])
-def test_bad_grid_or_data(key, value, expected):
-    with pytest.raises(ParamError, match=expected):
-        params = edited(key, value)
-        validate_grid(params)
-        data_params(params)
-
-
-@pytest.mark.parametrize("key,value,expected", [
-    ("train.epochs", 0, "train.epochs"),
-    ("train.snapshot_epochs", [1, 31], "train.snapshot_epochs"),
-    ("train.batch_size", 0, "train.batch_size"),
-    ("train.lr_decay", 1.5, "train.lr_decay"),
-    ("train.seeds", [1, 1], "train.seeds"),
-    ("train.device", "tpu", "train.device"),
-])
-def test_bad_train(key, value, expected):
-    with pytest.raises(ParamError, match=expected):
-        validate_train(edited(key, value), "relu")
-
-
-@pytest.mark.parametrize("activation,value,expected", [
-    ("relu", 0.1, "no shape parameter"),
-    ("leaky_relu", None, "train.shape.leaky_relu"),
-    ("leaky_relu", 1.5, "a number in \\(0.0, 1.0\\)"),
-    ("leaky_tanh", 0, "train.shape.leaky_tanh"),
-])
-def test_bad_activation_shape(activation, value, expected):
-    with pytest.raises(ParamError, match=expected):
-        activation_shape(edited(f"train.shape.{activation}", value), activation)
-
-
-def test_activation_shapes():
-    assert {name: activation_shape(TINY, name) for name in REGISTRY} == {
-        "relu": None, "sigmoid": None, "tanh": None, "leaky_relu": 0.01,
-        "rescaled_sigmoid": None, "leaky_tanh": 0.25, "prelu": 0.25, "elu": None, "gelu": None,
-        "silu": None}
-
-
-def test_missing_learning_rate_names_the_key():
-    params = copy.deepcopy(TINY)
-    del params["train"]["lr"]["sigmoid"]
-    with pytest.raises(ParamError, match="train.lr.sigmoid"):
-        learning_rate(params, "sigmoid")
-
-
-@pytest.mark.parametrize("value", [0, -1e-3, "fast", True, float("nan")])
-def test_bad_learning_rate_names_the_key_and_auto(value):
-    with pytest.raises(ParamError, match="train.lr.relu.*or 'auto'"):
-        learning_rate(edited("train.lr.relu", value), "relu")
-
-
-def test_auto_learning_rate_means_search():
-    assert learning_rate(edited("train.lr.relu", "auto"), "relu") is None
-    assert validate_tune(TINY) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
-                                   "seeds": [0, 1, 2]}
-
-
-@pytest.mark.parametrize("key,value,expected", [
-    ("tune.grid", [], "a non-empty list"),
-    ("tune.grid", [1e-2, 0], "learning rates > 0"),
-    ("tune.grid", [1e-2, 1e-2], "distinct rates"),
-    ("tune.rounds", 0, "tune.rounds"),
-    ("tune.epochs", 1.5, "tune.epochs"),
-    ("tune.seeds", [0, 0], "tune.seeds"),
-])
-def test_bad_tune(key, value, expected):
-    with pytest.raises(ParamError, match=expected):
-        validate_tune(edited(key, value))
-
-
-def test_validate_stage_exits_nonzero_naming_the_key(tmp_path):
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(edited("grid.depths", [0, 2])))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "stages.validate"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert "grid.depths" in proc.stderr and "integers >= 1" in proc.stderr
-    assert not (tmp_path / "data" / "validate" / "params.ok").exists()
-
-
-def test_paper_preset_is_the_full_grid():
-    paper = load_params(ROOT / "presets" / "paper.yaml")
-    grid = validate_grid(paper)
-    assert len(grid_configs(grid)) == 3 * 2 * 4 * 2 * 2
-    assert validate_train(paper, "relu")["epochs"] == 300
-
-
-@pytest.mark.parametrize("path", [*(ROOT / "presets" / f"{preset}.yaml"
-                                   for preset in ("paper", "extended", "activations")),
-                                  TINY_PARAMS], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", PARAM_FILES[1:], ids=lambda path: path.name)
 def test_presets_have_every_key_of_params_yaml(path):
     """A preset replaces params.yaml: a key it lacked would stop the run at validation.
     The tests' own file follows params.yaml too, so that the end-to-end runs see every key."""
     params = load_params(path)
-    assert set(params) == set(DEFAULTS)
-    for group in DEFAULTS:
-        assert set(params[group]) == set(DEFAULTS[group]), group
-    assert set(params["train"]["lr"]) == set(DEFAULTS["train"]["lr"]) == set(REGISTRY)
+    assert set(params) == set(BASE)
+    for group in BASE:
+        assert set(params[group]) == set(BASE[group]), group
+    assert set(params["train"]["lr"]) == set(BASE["train"]["lr"]) == set(ACTIVATIONS)
 
 
-@pytest.mark.parametrize("key,value,expected", [
-    ("extract.samples_per_class", 0, "extract.samples_per_class"),
-    ("extract.dtype", "bfloat16", "extract.dtype"),
-    ("extract.sets", ["test"], "extract.sets"),
-    ("extract.initial_batchnorm", "batch", "extract.initial_batchnorm"),
-    ("analysis.accuracy_target", 101, "analysis.accuracy_target"),
-    ("plots.configs", ["mnist5k-relu-d9-w200-bnfalse"], "plots.configs"),
-    ("plots.seed_index", 3, "plots.seed_index"),
-    ("plots.hist_nodes", 0, "plots.hist_nodes"),
-    ("classify.bandwidth", 0, "classify.bandwidth"),
-    ("classify.floor", "1e-10", "classify.floor"),  # PyYAML reads 1e-10 as a string
-    ("classify.floor", 0.5, "classify.floor"),
-    ("classify.floor", 1e-40, "classify.floor"),
-    ("classify.prior", "flat", "classify.prior"),
-    ("classify.estimator", "sklearn", "classify.estimator"),
-    ("classify.grid_per_bandwidth", 2, "classify.grid_per_bandwidth"),
-    ("classify.tolerance", -1, "classify.tolerance"),
-])
-def test_bad_analysis_parameters(key, value, expected):
-    params = edited(key, value)
-    with pytest.raises(ParamError, match=expected):
-        validate_extract(params)
-        validate_analysis(params)
-        validate_plots(params, validate_grid(params))
-        validate_classify(params)
-
-
-def test_analysis_parameters_are_read():
+def test_values_are_read():
+    assert {name: activation_shape(TINY, name) for name in ACTIVATIONS} == {
+        "relu": None, "sigmoid": None, "tanh": None, "leaky_relu": 0.01,
+        "rescaled_sigmoid": None, "leaky_tanh": 0.25, "prelu": 0.25, "elu": None, "gelu": None,
+        "silu": None}
+    assert validate_train(TINY, "relu") == {
+        "seeds": [0, 1], "epochs": 2, "batch_size": 64, "lr_decay": 0.99,
+        "snapshot_epochs": [1], "device": "cpu", "checkpoint_every": 5}
+    assert learning_rate(TINY, "relu") == 0.01
+    assert learning_rate(edited(TINY, {"train.lr.relu": "auto"}), "relu") is None
+    assert validate_tune(TINY) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
+                                   "seeds": [0, 1, 2]}
     assert validate_extract(TINY)["dtype"] == "float16"
-    assert validate_analysis(TINY)["accuracy_target"] == 99.0
+    assert validate_analysis(TINY) == {"accuracy_target": 99.0}
     assert validate_plots(TINY, validate_grid(TINY))["configs"] == ["digits-relu-d2-w8-bnfalse"]
     assert validate_classify(TINY) == {
         "bandwidth": 0.2, "floor": 1e-10, "prior": "class_frequency", "estimator": "binned",
         "grid_per_bandwidth": 24, "tolerance": 1.0}
+    assert validate_train(edited(TINY, {"train.snapshot_epochs": None}), "relu")[
+        "snapshot_epochs"] == []
+
+
+def test_an_activation_outside_the_grid_still_needs_its_keys():
+    params = edited(TINY, {"train.lr.tanh": DELETE})
+    validate_train(params, "relu")
+    with pytest.raises(ParamError, match="missing key 'train.lr.tanh'"):
+        learning_rate(params, "tanh")
+
+
+@pytest.mark.parametrize("fraction", [0.7, 0.5, 0.6, 0.83])
+def test_training_samples_of_a_shipped_set_are_those_of_the_real_split(fraction):
+    """The batch-size rule counts training samples without the data, as split.py cuts them."""
+    digits = load_digits()
+    dataset = Dataset("digits", "sklearn", {"all": (digits.images.astype("uint8"),
+                                                    digits.target)})
+    rest = (1 - fraction) / 2
+    params = edited(TINY, {"data.shipped_fractions": {"train": fraction, "validation": rest,
+                                                      "test": 1 - fraction - rest}})
+    split = split_dataset(dataset, data_params(params))
+    assert len(split["train"][1]) == training_samples("digits", check(params).data)
+
+
+def test_official_training_samples_lose_the_validation_set():
+    data = check(edited(TINY, {"data.validation_size": 5000})).data
+    assert training_samples("mnist", data) == 55000
+    assert training_samples("cifar10", data) == 45000
+
+
+def run_validate(folder: Path, params: dict) -> subprocess.CompletedProcess:
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    return subprocess.run([sys.executable, "-m", "stages.validate"], cwd=folder,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_validate_stage_exits_nonzero_naming_the_key(tmp_path):
+    proc = run_validate(tmp_path, edited(TINY, {"grid.depths": [0, 2]}))
+    assert proc.returncode == 2
+    assert "grid.depths" in proc.stderr and "distinct integers in [1, 64]" in proc.stderr
+    assert not (tmp_path / "data" / "validate" / "params.ok").exists()
+
+
+def test_validate_stage_refuses_cuda_where_there_is_none(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = run_validate(tmp_path, edited(BASE, {"train.device": "cuda"}))
+    assert proc.returncode == 2
+    assert "'train.device' = 'cuda'" in proc.stderr and "CUDA is not available" in proc.stderr
+    assert not (tmp_path / "data" / "validate" / "params.ok").exists()
+
+
+def test_cheap_stages_do_not_import_torch():
+    code = ("import sys; import activation_study.params, stages.validate, stages.split, "
+            "stages.summarize, stages.report; print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

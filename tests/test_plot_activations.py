@@ -4,6 +4,7 @@ named."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,12 @@ def write_inputs(root: Path, activation: str = "relu", sets: tuple[str, ...] = (
 
 
 def write_params(root: Path, plots: dict) -> None:
-    (root / "params.yaml").write_text(yaml.safe_dump({"plots": plots}))
+    """The tests' own parameters, with a grid holding the configurations drawn here."""
+    params = yaml.safe_load((ROOT / "tests/tiny_params.yaml").read_text())
+    params["grid"].update(datasets=["mnist5k"], depths=[DEPTH, 2], widths=[WIDTH, 8])
+    configs = [f"mnist5k-{a}-d{DEPTH}-w{WIDTH}-bnfalse" for a in ("relu", "sigmoid")]
+    params["plots"] = {"configs": [*configs, "mnist5k-relu-d2-w8-bntrue"], **plots}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def run_stage(monkeypatch, root: Path, cid: str) -> None:
@@ -203,9 +209,14 @@ def test_bad_or_missing_params_raise(tmp_path, monkeypatch, plots, message):
         run_stage(monkeypatch, tmp_path, cid)
 
 
-def test_a_malformed_configuration_id_exits_2(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(("cid", "message"), [
+    ("mnist5k-relu-2-8-True", "is not a configuration of the grid"),  # not an id
+    ("../../x", "is not a configuration of the grid"),
+    ("mnist5k-relu-d9-w8-bntrue", "is not a configuration of the grid"),
+    ("mnist5k-relu-d2-w8-bnfalse", "is not one of plots.configs"),  # in the grid, not drawn
+])
+def test_a_configuration_outside_the_grid_or_plots_is_refused(tmp_path, monkeypatch, cid,
+                                                             message):
     write_params(tmp_path, {"seed_index": 0, "hist_nodes": 2})
-    with pytest.raises(SystemExit) as done:
-        run_stage(monkeypatch, tmp_path, "mnist5k-relu-2-8-True")
-    assert done.value.code == 2
-    assert "not a configuration id" in capsys.readouterr().err
+    with pytest.raises(ParamError, match=f"--config '{re.escape(cid)}' {message}"):
+        run_stage(monkeypatch, tmp_path, cid)

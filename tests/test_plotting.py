@@ -72,6 +72,7 @@ def project(tmp_path, monkeypatch) -> Path:
     """params.yaml with the tiny grid, every grid input, stale inputs and an old figure."""
     params = yaml.safe_load(TINY_PARAMS.read_text())
     params["grid"] = GRID
+    params["plots"]["configs"] = []  # the figures of plot need none; ids must be of the grid
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for folder in ("plots/train", "metrics/train", "metrics/compute_metrics", "plots/plot"):
         (tmp_path / folder).mkdir(parents=True)

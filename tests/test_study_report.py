@@ -381,11 +381,8 @@ def test_a_missing_metrics_file_names_it_and_its_stage(tmp_path, monkeypatch):
     cid = "mnist5k-relu-d4-w200-bnfalse"
     (tmp_path / "metrics/train").mkdir(parents=True)
     (tmp_path / f"metrics/train/{cid}.json").write_text(json.dumps(train_for(95.0)))
-    params = {"grid": g, "plots": {"configs": [], "seed_index": 0, "hist_nodes": 3},
-              "train": {"seeds": [0, 1], "epochs": 3, "batch_size": 64, "lr_decay": 0.99},
-              "classify": {"bandwidth": 0.2, "floor": 1e-10, "prior": "uniform",
-                           "estimator": "binned", "grid_per_bandwidth": 24, "tolerance": 1.0},
-              "report": {"tolerance": 1.0}}
+    params = load_params(ROOT / "tests/tiny_params.yaml")
+    params["grid"], params["plots"]["configs"] = g, []
     with pytest.raises(ParamError, match=rf"metrics/compute_metrics/{cid}\.json is missing.*"
                                          "compute_metrics"):
         load_inputs(params)

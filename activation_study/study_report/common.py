@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from activation_study.params import percentage_points
+from activation_study.params_schema import check_group
 from activation_study.study_tables import layer_rows
 
 STAGE_ORDER = ("validate", "download", "split", "tune", "train", "extract_activations",
@@ -27,7 +27,7 @@ NETWORK_FIGURES = {"class_medians.png": "class medians (activations)",
 def validate_report(params: dict[str, Any]) -> dict[str, float]:
     """The ``report`` keys: ``report.tolerance``, percentage points a measured value may
     differ from a seed's before the report marks it (on top of the seed's own s.e.)."""
-    return {"tolerance": percentage_points(params, "report.tolerance")}
+    return check_group(params, "report").model_dump()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def test_directory_is_replaced_whole(tmp_path):
 def test_temporaries_of_a_killed_write_are_swept_by_the_next_one(tmp_path):
     """A killed process leaves its temporary sibling; the next write of the same path removes
     it, and leaves other paths' temporaries (another stage's) alone."""
-    for name in (".run.abcd_123.tmp", ".run.q1w2e3r4.tmp", ".run.json.zzzzzzzz.tmp", ".other.abcdefgh.tmp"):
+    for name in (".run.abcd_123.tmp", ".run.q1w2e3r4.tmp", ".run.json.zzzzzzzz.tmp",
+                 ".other.abcdefgh.tmp"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "half-written").write_text("x")
     (tmp_path / ".run.notmine.tmp").mkdir()  # not a name atomic_path makes (7 characters)

@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
 
+# recover: repairs DVC's own files if a killed run left one truncated (a no-op otherwise)
 run: setup
+	$(BIN)/python -m activation_study.recover
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 # -n auto: one pytest-xdist worker per core (the end-to-end tests are DVC runs of one core each);
@@ -54,4 +56,5 @@ paper extended activations: setup
 	$(BIN)/python -m activation_study.plan presets/$@.yaml
 	sleep 10
 	cp presets/$@.yaml params.yaml
+	$(BIN)/python -m activation_study.recover
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro

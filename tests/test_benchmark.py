@@ -69,3 +69,18 @@ def test_kde_benchmark_compares_binned_with_exact(tmp_path):
     assert report["max_accuracy_difference_pp"] <= 0.2 + 1e-9
     assert report["max_relative_density_error"] < 1e-3
     assert json.loads(out.read_text())["speedup"] == pytest.approx(report["speedup"])
+
+
+@pytest.mark.usefixtures("restore_torch_globals")
+def test_checkpoint_benchmark_reports_overhead_against_no_checkpoints(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    report = load_benchmark("bench_checkpoint").main([
+        "--depth", "2", "--width", "16", "--seeds", "2", "--epochs", "4", "--samples", "140",
+        "--input-dim", "20", "--every", "1", "2", "--repeats", "1", "--device", "cpu",
+        "--json", str(out),
+    ])
+    assert [row["checkpoint_every"] for row in report["rows"]] == [None, 1, 2]
+    assert report["rows"][0]["overhead_pct"] == 0
+    assert report["checkpoint_mb"] > 0 and report["seconds_per_save"] > 0
+    assert json.loads(out.read_text()) == report
+    assert "none (baseline)" in capsys.readouterr().out

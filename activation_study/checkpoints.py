@@ -22,7 +22,7 @@ import shutil
 import sys
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +118,15 @@ class Checkpoint:
             return None
         return payload["state"]
 
+    def part(self, name: str) -> Checkpoint:
+        """A companion file of this checkpoint (``train-initial.pt``): what never changes
+        after it is made is written once, not with every save."""
+        return replace(self, path=self.path.with_name(f"{self.path.stem}-{name}.pt"))
+
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Remove the file and its parts."""
+        for path in [self.path, *self.path.parent.glob(f"{self.path.stem}-*.pt")]:
+            path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

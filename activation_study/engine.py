@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from activation_study.checkpoints import Checkpoint, to_cpu
+from activation_study.checkpoints import Checkpoint, CheckpointWarning, to_cpu
 from activation_study.model import BatchedMLP, ModelSpec, build_model, seed_generators
 from activation_study.params import ParamError
 
@@ -201,11 +202,13 @@ def train_batched(
             on_epoch(epoch, metrics)
         return metrics
 
-    saved = checkpoint.load() if checkpoint is not None else None
+    saved = _load(checkpoint) if checkpoint is not None else None
+    written: set[str] = set()  # checkpoint parts this run has on disk
     if saved is None:
         record(0, settings.lr)
     else:
-        run = _RunState.restore(saved, model, optimiser, scheduler, shufflers, device)
+        run = _RunState.restore(*saved, model, optimiser, scheduler, shufflers, device)
+        written.update(saved[1])
         if on_epoch is not None:
             for epoch, metrics in enumerate(run.logged):
                 on_epoch(epoch, {name: np.asarray(v) for name, v in metrics.items()})
@@ -243,7 +246,7 @@ def train_batched(
         run.epoch = epoch
         if checkpoint is not None and checkpoint.due(epoch, settings.epochs):
             run.seconds = time.perf_counter() - start
-            checkpoint.save(run.to_state(model, optimiser, scheduler, shufflers))
+            _save(checkpoint, run, run.to_state(model, optimiser, scheduler, shufflers), written)
 
     return TrainResult(
         spec=spec, seeds=list(settings.seeds), initial=run.initial, best=run.best,
@@ -268,15 +271,23 @@ class _RunState:
     epoch: int = 0  # the last epoch done
     seconds: float = 0.0  # training time before this process
 
+    def frozen(self) -> dict[str, State]:
+        """The parameters that never change once made, by checkpoint part name."""
+        return {"initial": self.initial,
+                **{f"snapshot-{epoch}": weights for epoch, weights in self.snapshots.items()}}
+
     def to_state(self, model: BatchedMLP, optimiser: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler,
                  shufflers: list[torch.Generator]) -> dict:
-        return {**vars(self), "model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                "scheduler": scheduler.state_dict(),
+        """Everything but the frozen parameters, which it names."""
+        return {**{k: v for k, v in vars(self).items() if k not in ("initial", "snapshots")},
+                "frozen": list(self.frozen()), "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
                 "shufflers": [g.get_state() for g in shufflers]}
 
     @classmethod
-    def restore(cls, state: dict, model: BatchedMLP, optimiser: torch.optim.Optimizer,
+    def restore(cls, state: dict, frozen: dict[str, State], model: BatchedMLP,
+                optimiser: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler,
                 shufflers: list[torch.Generator], device: torch.device) -> _RunState:
         """Load ``state`` into the model, optimiser, scheduler and generators."""
@@ -285,11 +296,37 @@ class _RunState:
         scheduler.load_state_dict(state.pop("scheduler"))
         for generator, generator_state in zip(shufflers, state.pop("shufflers"), strict=True):
             generator.set_state(generator_state)
-        run = cls(**state)
-        run.initial = _on(run.initial, device)
+        del state["frozen"]
+        run = cls(**state, initial=_on(frozen["initial"], device))
         run.best = _on(run.best, device)
-        run.snapshots = {epoch: _on(weights, device) for epoch, weights in run.snapshots.items()}
+        run.snapshots = {int(name.removeprefix("snapshot-")): _on(weights, device)
+                         for name, weights in frozen.items() if name != "initial"}
         return run
+
+
+def _save(checkpoint: Checkpoint, run: _RunState, state: dict, written: set[str]) -> None:
+    """Write the frozen parameters not yet on disk, each to a part of its own, then the
+    state that names them: a save writes the changing state only (model, Adam moments,
+    best), not the initial and snapshot parameters again."""
+    for name, weights in run.frozen().items():
+        if name not in written:
+            checkpoint.part(name).save(weights)
+            written.add(name)
+    checkpoint.save(state)
+
+
+def _load(checkpoint: Checkpoint) -> tuple[dict, dict[str, State]] | None:
+    """The saved state and its frozen parts, or None (start afresh) if any is unusable."""
+    state = checkpoint.load()
+    if state is None:
+        return None
+    frozen = {name: checkpoint.part(name).load() for name in state["frozen"]}
+    missing = [name for name, weights in frozen.items() if weights is None]
+    if missing:
+        warnings.warn(f"{checkpoint.path}: its parts {missing} are missing or unusable; "
+                      "starting afresh", CheckpointWarning, stacklevel=2)
+        return None
+    return state, frozen
 
 
 def _on(state: State, device: torch.device) -> State:

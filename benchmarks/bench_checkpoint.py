@@ -6,9 +6,13 @@ split (synthetic uint8 images of MNIST's shape, or CIFAR-10's with ``--input-dim
 the baseline has no checkpoint; each other side saves the whole training state (parameters,
 Adam moments, initial, best and snapshot parameters, shuffle generators, history) every k
 epochs, atomically, to a temporary folder, as the train stage does. The reported time is
-the median of ``--repeats`` runs of each side, run in interleaved order; overhead = time /
-baseline time - 1. Also printed: the size of one checkpoint and the median seconds per
-save, from which the cost at another epoch time follows.
+the median of ``--repeats`` runs of each side, interleaved and each side first in turn,
+after one untimed 1-epoch warm-up; overhead = time /
+baseline time - 1 (noisy on a small shared CPU: several percent between repeats). Steadier,
+and printed beside it: the seconds the run spent writing checkpoint files (the state every k
+epochs, the initial and snapshot parameters once each) / baseline time. Also printed: the
+size of the state file and the seconds per save, from which the cost at another epoch time
+(another device) follows.
 
     PYTHONPATH=. python benchmarks/bench_checkpoint.py                  # default grid's 6x200
     PYTHONPATH=. python benchmarks/bench_checkpoint.py --every 1 5 10 --json out.json
@@ -82,24 +86,35 @@ def main(argv: list[str] | None = None) -> dict:
     split = synthetic_split(args.samples, args.input_dim)
     sides = [None, *args.every]
     times: dict[str, list[float]] = {str(k): [] for k in sides}
+    saving: dict[str, list[float]] = {str(k): [] for k in sides}  # seconds in saves per run
     sizes: dict[str, int] = {}
+    per_save: list[float] = []
+    warm_up = TrainSettings(**{**vars(settings), "epochs": 1})
+    train_batched(spec, split, warm_up, progress=False)  # untimed
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.repeats):
-            for every in sides:
+        for repeat in range(args.repeats):
+            turn = repeat % len(sides)  # each side goes first in turn
+            for every in sides[turn:] + sides[:turn]:
                 checkpoint = None if every is None else TimedCheckpoint(
                     Path(tmp) / f"every{every}.pt", "bench", every)
+                SAVES.clear()
                 start = time.perf_counter()
                 train_batched(spec, split, settings, progress=False, checkpoint=checkpoint)
                 times[str(every)].append(time.perf_counter() - start)
+                saving[str(every)].append(sum(SAVES))
                 if checkpoint is not None:
                     sizes[str(every)] = checkpoint.path.stat().st_size
+                    per_save.append(SAVES[-1])  # the state file (parts are written once)
                     checkpoint.remove()
     base = statistics.median(times["None"])
     rows = []
     for every in sides:
         median = statistics.median(times[str(every)])
+        saves = 0 if every is None else len(range(every, args.epochs, every))
         rows.append({"checkpoint_every": every, "seconds": round(median, 3),
-                     "overhead_pct": round(100 * (median / base - 1), 2)})
+                     "overhead_pct": round(100 * (median / base - 1), 2),
+                     "saves": saves,
+                     "save_pct": round(100 * statistics.median(saving[str(every)]) / base, 2)})
     result = {
         "config": f"{args.depth}x{args.width} bn={args.batchnorm} dim={args.input_dim} "
                   f"{args.seeds} seeds, {args.samples} samples, {args.epochs} epochs",
@@ -108,17 +123,19 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} "
                    f"threads, torch {torch.__version__}",
         "checkpoint_mb": round(max(sizes.values()) / 2**20, 1) if sizes else None,
-        "seconds_per_save": round(statistics.median(SAVES), 4) if SAVES else None,
+        "seconds_per_save": round(statistics.median(per_save), 4) if per_save else None,
         "seconds_per_epoch": round(base / args.epochs, 4),
         "rows": rows,
     }
     print(f"{result['config']} on {result['device']} ({result['machine']})")
-    print(f"one checkpoint: {result['checkpoint_mb']} MB, {result['seconds_per_save']} s per "
-          f"save; {result['seconds_per_epoch']} s per epoch without checkpoints")
-    print(f"{'checkpoint_every':>16} {'median s':>9} {'overhead':>9}")
+    print(f"checkpoint state file: {result['checkpoint_mb']} MB, {result['seconds_per_save']} s "
+          f"per save; {result['seconds_per_epoch']} s per epoch without checkpoints")
+    print(f"{'checkpoint_every':>16} {'median s':>9} {'overhead':>9} {'saves':>6} "
+          f"{'writing/baseline':>17}")
     for row in rows:
         label = "none (baseline)" if row["checkpoint_every"] is None else row["checkpoint_every"]
-        print(f"{label!s:>16} {row['seconds']:>9.3f} {row['overhead_pct']:>8.2f}%")
+        print(f"{label!s:>16} {row['seconds']:>9.3f} {row['overhead_pct']:>8.2f}% "
+              f"{row['saves']:>6} {row['save_pct']:>16.2f}%")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return result

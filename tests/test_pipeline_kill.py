@@ -5,8 +5,10 @@ Each kill takes down the whole process group (DVC and the stage it runs), as a p
 cluster job or a closed terminal does, a random delay after a chosen stage started. The kills
 are spread over the learning-rate search, training and the analysis stages. Then, as
 `make run` does, `python -m activation_study.recover` (DVC writes dvc.lock in place: a kill
-during that write truncates it) and `dvc repro` to the end. Afterwards: `dvc status` is clean, every metric, plot table and figure is byte for byte the
-uninterrupted run's, `dvc.lock` is the same, and no temporary file or checkpoint is left.
+during that write truncates it) and `dvc repro` to the end. Afterwards: `dvc status` is
+clean, every metric, plot table and figure is byte for byte the uninterrupted run's,
+`dvc.lock` is the same (but for the report's hash: it holds wall times), and no temporary
+file or checkpoint is left.
 """
 
 import filecmp

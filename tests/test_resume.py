@@ -107,3 +107,22 @@ def test_fingerprint_covers_inputs_data_and_code():
 def test_checkpoint_is_due_every_n_epochs_but_not_after_the_last(tmp_path):
     checkpoint = Checkpoint(tmp_path / "c.pt", "x", every=3)
     assert [e for e in range(1, 10) if checkpoint.due(e, 9)] == [3, 6]
+
+
+def test_initial_and_snapshots_are_written_once_beside_the_state(tmp_path):
+    """They never change once made: parts of their own; a state whose parts are gone is
+    not resumed from."""
+    checkpoint = Checkpoint(tmp_path / "train.pt", "x", every=2)
+    with pytest.raises(Interrupted):
+        train(checkpoint, stop_at=5)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["train-initial.pt", "train-snapshot-1.pt", "train-snapshot-4.pt",
+                     "train.pt"]
+    state = torch.load(checkpoint.path, weights_only=True)["state"]
+    assert state["frozen"] == ["initial", "snapshot-1", "snapshot-4"] and state["epoch"] == 4
+    assert "initial" not in state and "snapshots" not in state
+    checkpoint.part("snapshot-1").path.unlink()
+    with pytest.warns(CheckpointWarning, match="missing"):
+        assert_identical(train(checkpoint), train())
+    checkpoint.remove()
+    assert list(tmp_path.iterdir()) == []

@@ -74,3 +74,21 @@ def test_a_configuration_outside_the_grid_exits_2(tmp_path, stage, argv, argumen
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert argument in proc.stderr and "is not a configuration of the grid" in proc.stderr
     assert "depths [1, 2]" in proc.stderr
+
+
+def test_tune_with_a_fixed_rate_does_not_import_torch(tmp_path):
+    """The fixed-rate path of tune@ only passes the rate on: no torch (about 1 s a stage)."""
+    params = yaml.safe_load(TINY_PARAMS.read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "stages.tune", "--dataset", "digits",
+         "--activation", "relu", "--depth", "1", "--width", "8", "--batchnorm", "false"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+        text=True)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "stages.tune" in imported or "activation_study.lr_search" in imported
+    assert not {name for name in imported if name.split(".")[0] == "torch"}
+    assert json.loads((tmp_path / "data/tune/digits-relu-d1-w8-bnfalse/lr.json").read_text()) == {
+        "lr": 0.01, "mode": "fixed"}

@@ -24,7 +24,7 @@ run: setup
 # -n auto: one pytest-xdist worker per core (the end-to-end tests are DVC runs of one core each);
 # worksteal: an idle worker takes queued tests, so the few long end-to-end tests do not pile up
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n auto --dist worksteal
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n auto --dist worksteal --durations=12
 
 lint: setup
 	$(BIN)/ruff check .

@@ -122,13 +122,14 @@ def main(argv: list[str] | None = None) -> dict:
         ("cuda" if torch.cuda.is_available() else "cpu"),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} "
                    f"threads, torch {torch.__version__}",
-        "checkpoint_mb": round(max(sizes.values()) / 2**20, 1) if sizes else None,
+        "checkpoint_bytes": max(sizes.values()) if sizes else None,
         "seconds_per_save": round(statistics.median(per_save), 4) if per_save else None,
         "seconds_per_epoch": round(base / args.epochs, 4),
         "rows": rows,
     }
     print(f"{result['config']} on {result['device']} ({result['machine']})")
-    print(f"checkpoint state file: {result['checkpoint_mb']} MB, {result['seconds_per_save']} s "
+    megabytes = (result["checkpoint_bytes"] or 0) / 2**20
+    print(f"checkpoint state file: {megabytes:.1f} MB, {result['seconds_per_save']} s "
           f"per save; {result['seconds_per_epoch']} s per epoch without checkpoints")
     print(f"{'checkpoint_every':>16} {'median s':>9} {'overhead':>9} {'saves':>6} "
           f"{'writing/baseline':>17}")

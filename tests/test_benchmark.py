@@ -81,6 +81,7 @@ def test_checkpoint_benchmark_reports_overhead_against_no_checkpoints(tmp_path, 
     ])
     assert [row["checkpoint_every"] for row in report["rows"]] == [None, 1, 2]
     assert report["rows"][0]["overhead_pct"] == 0
-    assert report["checkpoint_mb"] > 0 and report["seconds_per_save"] > 0
+    assert report["checkpoint_bytes"] > 10_000 and report["seconds_per_save"] > 0
+    assert 0 < report["rows"][2]["save_pct"] < report["rows"][1]["save_pct"]  # 1 save, not 3
     assert json.loads(out.read_text()) == report
     assert "none (baseline)" in capsys.readouterr().out

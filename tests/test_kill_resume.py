@@ -22,9 +22,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
-NETWORK = ["--dataset", "digits", "--activation", "relu", "--depth", "3", "--width", "256",
+NETWORK = ["--dataset", "digits", "--activation", "relu", "--depth", "3", "--width", "128",
            "--batchnorm", "true"]
-CONFIG = "digits-relu-d3-w256-bntrue"
+CONFIG = "digits-relu-d3-w128-bntrue"
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +43,8 @@ def finish(proc: subprocess.Popen) -> None:
 def write_params(folder: Path, auto_lr: bool) -> None:
     """One bigger-than-tiny network, a checkpoint every epoch; for the search, two rounds."""
     params = yaml.safe_load(TINY_PARAMS.read_text())
-    params["grid"].update(depths=[3], widths=[256], activations=["relu"])
-    params["train"].update(epochs=8, checkpoint_every=1, snapshot_epochs=[1, 4], seeds=[0, 1])
+    params["grid"].update(depths=[3], widths=[128], activations=["relu"])
+    params["train"].update(epochs=6, checkpoint_every=1, snapshot_epochs=[1, 4], seeds=[0, 1])
     params["tune"].update(grid=[1.0e-2, 1.0e-3], rounds=2, epochs=3, seeds=[0, 1])
     params["plots"]["configs"] = []
     if auto_lr:

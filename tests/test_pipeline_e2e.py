@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from filelock import FileLock
 
 from activation_study.activations import REGISTRY
 
@@ -84,8 +85,22 @@ def init_project(project: Path, params: dict) -> Path:
 
 @pytest.fixture(scope="session")
 def baseline(tmp_path_factory) -> Path:
-    """The tiny study after one `dvc repro`, committed. Tests never edit it: see `project`."""
-    return make_project(tmp_path_factory.mktemp("baseline"), tiny_params())
+    """The tiny study after one `dvc repro`, committed. Tests never edit it: see `project`.
+
+    Built once per `pytest` run: under pytest-xdist the first worker that needs it builds it
+    in the run's shared temporary folder while the others wait (a file lock), instead of
+    every worker building its own."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder all workers of this run share
+    folder, done = shared / "baseline", shared / "baseline.done"
+    with FileLock(shared / "baseline.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make_project(folder, tiny_params())
+            done.touch()
+    return folder
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from activation_study.configuration import grid_configs
 from activation_study.lr_search import SearchSettings, models_trained
 from activation_study.model import ModelSpec
 from activation_study.params import (
-    data_params,
     learning_rate,
     load_params,
     validate_grid,
@@ -33,11 +32,15 @@ from activation_study.params import (
     validate_train,
     validate_tune,
 )
+from activation_study.params_schema import (
+    OFFICIAL_TRAIN_SAMPLES,
+    SHIPPED_SAMPLES,
+    check,
+    training_samples,
+)
 
-# (samples in the published training set, or the whole shipped set; test samples; input size)
-DATASET_SIZES = {"mnist": (60000, 10000, 784), "fashion_mnist": (60000, 10000, 784),
-                 "cifar10": (50000, 10000, 3072), "mnist5k": (5000, None, 784),
-                 "digits": (1797, None, 64)}
+INPUT_SIZE = {"mnist": 784, "fashion_mnist": 784, "cifar10": 3072, "mnist5k": 784, "digits": 64}
+OFFICIAL_TEST_SAMPLES = 10000  # MNIST, Fashion-MNIST and CIFAR-10 alike
 PER_CONFIG_STAGES = ("tune", "train", "extract_activations", "compute_metrics", "classify_layers")
 PER_DATASET_STAGES = ("download", "split")
 SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers", "report")
@@ -45,19 +48,18 @@ SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers", "report")
 
 def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
     """Training, validation and test samples the split stage will produce."""
-    total, test, _ = DATASET_SIZES[dataset]
-    data = data_params(params)
-    if test is not None:  # a published split: validation taken from the training set
-        return total - data.validation_size, data.validation_size, test
-    fractions = data.shipped_fractions  # as the split stage cuts them (scikit-learn floors)
-    train = math.floor(total * fractions["train"])
-    share = fractions["validation"] / (fractions["validation"] + fractions["test"])
+    data = check(params).data
+    train = training_samples(dataset, data)
+    if dataset in OFFICIAL_TRAIN_SAMPLES:  # validation taken from the published training set
+        return train, data.validation_size, OFFICIAL_TEST_SAMPLES
+    total, fractions = SHIPPED_SAMPLES[dataset], data.shipped_fractions  # scikit-learn floors
+    share = fractions.validation / (fractions.validation + fractions.test)
     validation = math.floor((total - train) * share)
     return train, validation, total - train - validation
 
 
 def weights(config: dict[str, Any]) -> int:
-    spec = ModelSpec(DATASET_SIZES[config["dataset"]][2], config["depth"], config["width"],
+    spec = ModelSpec(INPUT_SIZE[config["dataset"]], config["depth"], config["width"],
                      config["batchnorm"], config["activation"])
     return sum(fan_in * fan_out for fan_in, fan_out in spec.layer_dims())
 

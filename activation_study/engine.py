@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,10 +195,7 @@ def train_batched(
         metrics: dict[str, np.ndarray] = {}
         for part in PARTS:
             metrics[f"{part}_loss"], metrics[f"{part}_acc"] = evaluate(model, *data[part])
-        for k, seed in enumerate(settings.seeds):
-            run.rows.append({"seed": seed, "epoch": epoch, "lr": lr * scales[k],
-                             **{name: float(v[k]) for name, v in metrics.items()}})
-        run.logged.append({name: v.tolist() for name, v in metrics.items()})
+        run.logged.append({"lr": lr, **{name: v.tolist() for name, v in metrics.items()}})
         if on_epoch is not None:
             on_epoch(epoch, metrics)
         return metrics
@@ -210,8 +208,9 @@ def train_batched(
         run = _RunState.restore(*saved, model, optimiser, scheduler, shufflers, device)
         written.update(saved[1])
         if on_epoch is not None:
-            for epoch, metrics in enumerate(run.logged):
-                on_epoch(epoch, {name: np.asarray(v) for name, v in metrics.items()})
+            for epoch, logged in enumerate(run.logged):
+                on_epoch(epoch, {name: np.asarray(v) for name, v in logged.items()
+                                 if name != "lr"})
     start = time.perf_counter() - run.seconds
     label = label or (f"train {spec.activation} {spec.depth}x{spec.width} "
                       f"bn={int(spec.batchnorm)} x{s} seeds")
@@ -236,9 +235,8 @@ def train_batched(
             with torch.no_grad():
                 for name, value in model.state_dict().items():
                     run.best[name][mask] = value[mask]
-            for k in np.flatnonzero(improved):
-                run.best_val[k] = float(metrics["validation_acc"][k])
-                run.best_epoch[k] = epoch
+            run.best_val = np.where(improved, metrics["validation_acc"], run.best_val).tolist()
+            run.best_epoch = np.where(improved, epoch, run.best_epoch).tolist()
         if epoch in settings.snapshot_epochs:
             run.snapshots[epoch] = clone_state(model)
         bar.set_postfix(val_acc=f"{metrics['validation_acc'].mean():.2f}",
@@ -251,7 +249,7 @@ def train_batched(
     return TrainResult(
         spec=spec, seeds=list(settings.seeds), initial=run.initial, best=run.best,
         best_epoch=np.asarray(run.best_epoch, dtype=np.int64), snapshots=run.snapshots,
-        history=pd.DataFrame(run.rows), seconds=time.perf_counter() - start,
+        history=_history(run.logged, settings.seeds, scales), seconds=time.perf_counter() - start,
         device=str(device),
     )
 
@@ -266,8 +264,8 @@ class _RunState:
     best_val: list[float]  # per model: best validation accuracy so far
     best_epoch: list[int]
     snapshots: dict[int, State] = field(default_factory=dict)
-    rows: list[dict] = field(default_factory=list)  # the history, one row per model and epoch
-    logged: list[dict[str, list[float]]] = field(default_factory=list)  # per epoch: metrics
+    # per epoch (0 = initialisation): the base learning rate and every metric per model
+    logged: list[dict[str, Any]] = field(default_factory=list)
     epoch: int = 0  # the last epoch done
     seconds: float = 0.0  # training time before this process
 
@@ -327,6 +325,19 @@ def _load(checkpoint: Checkpoint) -> tuple[dict, dict[str, State]] | None:
                       "starting afresh", CheckpointWarning, stacklevel=2)
         return None
     return state, frozen
+
+
+def _history(logged: list[dict[str, Any]], seeds: list[int],
+             scales: list[float]) -> pd.DataFrame:
+    """One row per epoch and model: seed, epoch, its learning rate and its metrics."""
+    epochs, models = len(logged), len(seeds)
+    metrics = [name for name in logged[0] if name != "lr"]
+    return pd.DataFrame({
+        "seed": np.tile(np.asarray(seeds, dtype=np.int64), epochs),
+        "epoch": np.repeat(np.arange(epochs, dtype=np.int64), models),
+        "lr": np.outer([entry["lr"] for entry in logged], scales).ravel(),
+        **{name: np.concatenate([entry[name] for entry in logged]) for name in metrics},
+    })
 
 
 def _on(state: State, device: torch.device) -> State:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from activation_study.configuration import config_id
 from activation_study.data.split import load_split
-from activation_study.params import activation_shape, require
+from activation_study.params import activation_shape
 from stages._cli import require_grid_config
 
 if TYPE_CHECKING:
@@ -34,15 +34,12 @@ def network_arguments(description: str | None) -> argparse.Namespace:
     return args
 
 
-def network_and_split(args: argparse.Namespace, params: dict,
-                      batch_size: int) -> tuple[ModelSpec, Split]:
-    """The model spec of ``network_arguments`` and its dataset's split, checked."""
+def network_and_split(args: argparse.Namespace, params: dict) -> tuple[ModelSpec, Split]:
+    """The model spec of ``network_arguments`` and its dataset's split (``load_params`` has
+    checked the batch size against the split's training samples)."""
     from activation_study.model import ModelSpec  # torch: not on tune's fixed-rate path
 
     split = load_split(Path("data/split") / args.dataset)
-    n_train = len(split["train"][1])
-    require(batch_size <= n_train, "train.batch_size", batch_size,
-            f"at most the {n_train} training samples of {args.dataset}")
     spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,
                      batchnorm=args.batchnorm, activation=args.activation,
                      shape=activation_shape(params, args.activation))

@@ -32,7 +32,7 @@ def main() -> None:
     train = validate_train(params, args.activation)
     every = train.pop("checkpoint_every")
     settings = TrainSettings(**train, lr=lr)
-    spec, split = network_and_split(args, params, settings.batch_size)
+    spec, split = network_and_split(args, params)
     checkpoints = stage_checkpoints(
         "train", args.id, {"spec": spec.to_dict(), "settings": asdict(settings),
                            "device": str(resolve_device(settings.device))}, split, every)

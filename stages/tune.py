@@ -67,7 +67,7 @@ def main() -> None:
 
     settings = SearchSettings(**validate_tune(params))
     train = validate_train(params, args.activation)
-    spec, split = network_and_split(args, params, train["batch_size"])
+    spec, split = network_and_split(args, params)
     checkpoints = stage_checkpoints(
         "tune", args.id, {"spec": spec.to_dict(), "search": asdict(settings),
                           "batch_size": train["batch_size"], "lr_decay": train["lr_decay"],

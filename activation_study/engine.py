@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from activation_study.checkpoints import Checkpoint, CheckpointWarning, to_cpu
+from activation_study.device import resolve_device
 from activation_study.model import BatchedMLP, ModelSpec, build_model, seed_generators
-from activation_study.params import ParamError
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
 State = dict[str, torch.Tensor]
@@ -74,17 +74,6 @@ class TrainResult:
             "best_epoch": self.best_epoch.tolist(),
             "snapshots": self.snapshots,
         })
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; anything else must be a device present here."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ParamError(f"params.yaml: 'train.device' = {name!r} but CUDA is not available "
-                         "here; use auto or cpu")
-    return device
 
 
 def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

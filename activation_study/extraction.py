@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activation_study.engine import load_models, per_sample_loss, resolve_device
+from activation_study.device import resolve_device
+from activation_study.engine import load_models, per_sample_loss
 from activation_study.io import atomic_path, read_json, significant, write_json
 from activation_study.model import BatchedMLP
 

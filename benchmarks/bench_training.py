@@ -38,7 +38,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from activation_study.activations import get_activation
-from activation_study.engine import TrainSettings, resolve_device, train_batched
+from activation_study.device import resolve_device
+from activation_study.engine import TrainSettings, train_batched
 from activation_study.model import BN_EPS, BN_MOMENTUM, ModelSpec, init_std, seed_generators
 
 BATCH_SIZE = 64

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from activation_study.activations import get_activation
-from activation_study.engine import resolve_device
+from activation_study.device import resolve_device
 from activation_study.extraction import load_extraction
 from activation_study.io import write_json
 from activation_study.layer_classifiers import SYSTEMS, layer_accuracies

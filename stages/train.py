@@ -16,7 +16,8 @@ from pathlib import Path
 from dvclive import Live
 
 from activation_study.checkpoints import stage_checkpoints
-from activation_study.engine import TrainSettings, resolve_device, train_batched
+from activation_study.device import resolve_device
+from activation_study.engine import TrainSettings, train_batched
 from activation_study.io import atomic_path, write_csv, write_json
 from activation_study.params import load_params, validate_train
 from activation_study.train_outputs import config_metrics, learning_curves, write_run_folder

@@ -63,7 +63,7 @@ def main() -> None:
 
     # torch loads here: with a fixed rate this stage stays torch-free (about 1 s less)
     from activation_study.checkpoints import stage_checkpoints
-    from activation_study.engine import resolve_device
+    from activation_study.device import resolve_device
 
     settings = SearchSettings(**validate_tune(params))
     train = validate_train(params, args.activation)

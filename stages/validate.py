@@ -13,29 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from activation_study.io import write_atomic
-from activation_study.params import ParamError, load_params
+from activation_study.params import load_params
 from stages._cli import run
 
 MARKER = Path("data/validate/params.ok")
 
 
-def check_device(device: str) -> None:
-    """``cuda`` or ``cuda:N``: CUDA must be available and device N exist."""
-    if not device.startswith("cuda"):
-        return
-    import torch  # only here: auto and cpu need no torch to validate
-
-    if not torch.cuda.is_available():
-        raise ParamError(f"params.yaml: 'train.device' = {device!r} is not allowed: CUDA is not "
-                         "available on this machine; expected auto or cpu")
-    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
-    if index >= count:
-        raise ParamError(f"params.yaml: 'train.device' = {device!r} is not allowed: this "
-                         f"machine has {count} CUDA device(s); expected cuda:0..cuda:{count - 1}")
-
-
 def main() -> None:
-    check_device(load_params()["train"]["device"])  # the whole file is valid
+    device = load_params()["train"]["device"]  # the whole file is valid
+    if device.startswith("cuda"):  # needs torch and the machine: auto and cpu need neither
+        from activation_study.device import resolve_device
+
+        resolve_device(device)
     write_atomic(MARKER, lambda p: p.write_text("params.yaml passed validation\n"))
     print("params.yaml: ok")
 

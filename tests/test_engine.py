@@ -107,7 +107,7 @@ def test_it_learns(activation, lr):
 
 
 def test_device_auto_and_unavailable_cuda():
-    from activation_study.engine import resolve_device
+    from activation_study.device import resolve_device
     from activation_study.params import ParamError
 
     assert resolve_device("cpu").type == "cpu"

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean paper extended activations plan compare
+.PHONY: setup run test test-slurm lint bench clean paper extended activations plan compare
 
 setup: $(STAMP)
 
@@ -16,15 +16,26 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
 
+# JOBS=N: N stages at a time on local Dask workers, spread over the GPUs when there are any
+# (python -m activation_study.parallel; README, Parallel runs). Without JOBS: `dvc repro`.
+JOBS ?=
+REPRO = $(if $(JOBS),$(BIN)/python -m activation_study.parallel --workers $(JOBS),$(BIN)/dvc repro)
+
 # recover: repairs DVC's own files if a killed run left one truncated (a no-op otherwise)
 run: setup
 	$(BIN)/python -m activation_study.recover
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(REPRO)
 
 # -n auto: one pytest-xdist worker per core (the end-to-end tests are DVC runs of one core each);
 # worksteal: an idle worker takes queued tests, so the few long end-to-end tests do not pile up
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n auto --dist worksteal --durations=12
+
+# A real one-node Slurm cluster on this host (installs slurm-wlm and munge from Debian's
+# packages when missing: needs root), the tiny study run through it with dask-jobqueue, and
+# the result compared with a sequential `dvc repro`. The daemons are stopped at the end.
+test-slurm: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" tests/slurm/cluster.sh $(BIN)/python -m pytest -q -p no:randomly tests/slurm/slurm_check.py
 
 lint: setup
 	$(BIN)/ruff check .
@@ -57,4 +68,4 @@ paper extended activations: setup
 	sleep 10
 	cp presets/$@.yaml params.yaml
 	$(BIN)/python -m activation_study.recover
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(REPRO)

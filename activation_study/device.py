@@ -23,3 +23,17 @@ def resolve_device(name: str) -> torch.device:
         raise ParamError(f"params.yaml: 'train.device' = {name!r} is not allowed: this "
                          f"machine has {count} CUDA device(s); expected cuda:0..cuda:{count - 1}")
     return device
+
+
+def use_cpu_threads(threads: int) -> None:
+    """Compute on CPU with ``train.cpu_threads`` threads, whoever starts the stage.
+
+    The count changes results bitwise: CPU batch norm sums a batch in one chunk per thread,
+    and matrix products split their sums by thread count, so a network trained (or its
+    activations extracted) on 1 thread and on 2 differ in the last bits. Fixing it as a
+    parameter keeps a run equal under `dvc repro` and the parallel runner, and on machines
+    with other core counts. threadpoolctl sets numpy's and scipy's BLAS pools alike."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)

@@ -100,7 +100,8 @@ def validate_train(params: dict[str, Any], activation: str) -> dict[str, Any]:
     train = _activation(params, activation).train
     return {"seeds": train.seeds, "epochs": train.epochs, "batch_size": train.batch_size,
             "lr_decay": train.lr_decay, "snapshot_epochs": sorted(train.snapshot_epochs or []),
-            "device": train.device, "checkpoint_every": train.checkpoint_every}
+            "device": train.device, "checkpoint_every": train.checkpoint_every,
+            "cpu_threads": train.cpu_threads}
 
 
 def learning_rate(params: dict[str, Any], activation: str) -> float | None:

@@ -56,6 +56,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "train.lr": (1e-6, 0.1),  # Adam: 10 is a typo, not a rate
     "train.lr_decay": (0, 1),  # open below
     "train.checkpoint_every": (1, 10000),
+    "train.cpu_threads": (1, 1024),
     "tune.grid": (1e-6, 0.1),
     "tune.rounds": (1, 10),
     "tune.epochs": (1, 10000),
@@ -177,6 +178,9 @@ class Train(Group):
         description="auto, cpu, cuda or cuda:N (N an integer >= 0)")
     checkpoint_every: bounded("train.checkpoint_every") = Field(
         description=f"epochs between checkpoints, an integer in {span('train.checkpoint_every')}")
+    cpu_threads: bounded("train.cpu_threads") = Field(
+        description=f"torch threads of training on CPU, an integer in "
+                    f"{span('train.cpu_threads')}")
 
 
 class Tune(Group):

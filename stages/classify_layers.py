@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from activation_study.activations import get_activation
-from activation_study.device import resolve_device
+from activation_study.device import resolve_device, use_cpu_threads
 from activation_study.extraction import load_extraction
 from activation_study.io import write_json
 from activation_study.layer_classifiers import SYSTEMS, layer_accuracies
@@ -96,6 +96,7 @@ def main() -> None:
     config = config_argument(__doc__)
     params = load_params()
     settings = validate_classify(params)
+    use_cpu_threads(get(params, "train.cpu_threads"))
     device = resolve_device(get(params, "train.device"))
     extraction = load_extraction(EXTRACTIONS / config)
     systems = systems_for(extraction["spec"]["activation"])

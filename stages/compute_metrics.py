@@ -15,10 +15,11 @@ import pandas as pd
 import torch
 
 from activation_study.activations import get_activation, prelu
+from activation_study.device import use_cpu_threads
 from activation_study.extraction import FLOW_KEYS, load_extraction
 from activation_study.io import atomic_path, write_json
 from activation_study.node_metrics import epochs_to_target, layer_summary
-from activation_study.params import load_params, validate_analysis
+from activation_study.params import get, load_params, validate_analysis
 from activation_study.stats import seed_scalars, summary
 from stages._cli import config_argument, run
 
@@ -57,7 +58,9 @@ def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
 
 def main() -> None:
     config = config_argument(__doc__)
-    target = validate_analysis(load_params())["accuracy_target"]
+    params = load_params()
+    use_cpu_threads(get(params, "train.cpu_threads"))
+    target = validate_analysis(params)["accuracy_target"]
     extraction = load_extraction(Path("data/extract_activations") / config)
 
     history = pd.read_csv(Path("data/train") / config / "history.csv")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from activation_study.data.split import load_split
+from activation_study.device import use_cpu_threads
 from activation_study.engine import read_models
 from activation_study.extraction import extract_config
 from activation_study.params import get, load_params, validate_extract
@@ -19,6 +20,7 @@ def main() -> None:
     config = config_argument(__doc__)
     params = load_params()
     settings = validate_extract(params)
+    use_cpu_threads(get(params, "train.cpu_threads"))
     checkpoint = read_models(Path("data/train") / config / "models.pt")
     split = load_split(Path("data/split") / config.split("-")[0])
     extract_config(checkpoint, split, Path("data/extract_activations") / config,

@@ -16,7 +16,7 @@ from pathlib import Path
 from dvclive import Live
 
 from activation_study.checkpoints import stage_checkpoints
-from activation_study.device import resolve_device
+from activation_study.device import resolve_device, use_cpu_threads
 from activation_study.engine import TrainSettings, train_batched
 from activation_study.io import atomic_path, write_csv, write_json
 from activation_study.params import load_params, validate_train
@@ -31,12 +31,14 @@ def main() -> None:
     params = load_params()
     lr = read_chosen_rate(args.id)
     train = validate_train(params, args.activation)
-    every = train.pop("checkpoint_every")
+    every, threads = train.pop("checkpoint_every"), train.pop("cpu_threads")
+    use_cpu_threads(threads)
     settings = TrainSettings(**train, lr=lr)
     spec, split = network_and_split(args, params)
     checkpoints = stage_checkpoints(
         "train", args.id, {"spec": spec.to_dict(), "settings": asdict(settings),
-                           "device": str(resolve_device(settings.device))}, split, every)
+                           "device": str(resolve_device(settings.device)),
+                           "cpu_threads": threads}, split, every)
 
     with atomic_path(Path("data/train") / args.id) as folder:
         folder.mkdir()

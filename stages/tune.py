@@ -63,15 +63,17 @@ def main() -> None:
 
     # torch loads here: with a fixed rate this stage stays torch-free (about 1 s less)
     from activation_study.checkpoints import stage_checkpoints
-    from activation_study.device import resolve_device
+    from activation_study.device import resolve_device, use_cpu_threads
 
     settings = SearchSettings(**validate_tune(params))
     train = validate_train(params, args.activation)
+    use_cpu_threads(train["cpu_threads"])
     spec, split = network_and_split(args, params)
     checkpoints = stage_checkpoints(
         "tune", args.id, {"spec": spec.to_dict(), "search": asdict(settings),
                           "batch_size": train["batch_size"], "lr_decay": train["lr_decay"],
-                          "device": str(resolve_device(train["device"]))},
+                          "device": str(resolve_device(train["device"])),
+                          "cpu_threads": train["cpu_threads"]},
         split, train["checkpoint_every"])
     result = search(batched_scorer(spec, split, settings, train["batch_size"],
                                    train["lr_decay"], train["device"], checkpoints=checkpoints),

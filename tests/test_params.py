@@ -118,6 +118,7 @@ PROBES: list[Probe] = [
     probe("train.seeds", [-1], "distinct integers >= 0"),
     probe("train.lr_decay", 1.5, "a factor in (0, 1]"),
     probe("train.checkpoint_every", 0, "an integer in [1, 10000]"),
+    probe("train.cpu_threads", 0, "an integer in [1, 1024]"),
     probe("tune.grid", [1.0e-2, 1.0e-2], "distinct to 3 significant digits"),
     probe("tune.grid", [1.0], "learning rates in [1e-06, 0.1]"),
     probe("tune.rounds", 0, "an integer in [1, 10]"),
@@ -210,7 +211,8 @@ def test_values_are_read():
         "silu": None}
     assert validate_train(TINY, "relu") == {
         "seeds": [0, 1], "epochs": 2, "batch_size": 64, "lr_decay": 0.99,
-        "snapshot_epochs": [1], "device": "cpu", "checkpoint_every": 5}
+        "snapshot_epochs": [1], "device": "cpu", "checkpoint_every": 5,
+        "cpu_threads": 1}
     assert learning_rate(TINY, "relu") == 0.01
     assert learning_rate(edited(TINY, {"train.lr.relu": "auto"}), "relu") is None
     assert validate_tune(TINY) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,

@@ -1,0 +1,117 @@
+"""What the parallel runner runs, read from DVC's own graph and status (no second DAG).
+
+- `stage_plan`: the stale stages and every stage downstream of one, each with the stages it
+  waits for, in the order a sequential `dvc repro` would visit them.
+- `Plan.waves`: the same stages by earliest start, for ``--dry-run``.
+- `order_lockfile`: ``dvc.lock`` lists stages in the order DVC finished them, so a parallel
+  run that adds stages would list them in completion order; this puts the added ones in the
+  order a sequential `dvc repro` writes them, so that both give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+
+from activation_study.io import write_atomic
+
+LOCKFILE = "dvc.lock"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Stages to run, in sequential `dvc repro` order, each with the planned stages it needs."""
+
+    upstream: dict[str, frozenset[str]]
+
+    def waves(self) -> list[list[str]]:
+        """Stages by earliest start: wave k needs only stages of earlier waves."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.upstream)
+        graph.add_edges_from((up, name) for name, ups in self.upstream.items() for up in ups)
+        return [sorted(wave) for wave in nx.topological_generations(graph)]
+
+    def describe(self) -> str:
+        """The waves, each as stage counts by kind (``train``, ``compute_metrics``, ...)."""
+        waves = self.waves()
+        lines = [f"{len(self.upstream)} stages to run, in {len(waves)} waves"]
+        for k, wave in enumerate(waves, 1):
+            kinds = Counter(stage_kind(name) for name in wave)
+            lines.append(f"  wave {k}: " + ", ".join(f"{n} {kind}"
+                                                     for kind, n in sorted(kinds.items())))
+        return "\n".join(lines)
+
+
+def stage_kind(name: str) -> str:
+    """``train@digits-relu-2-8-False`` -> ``train``."""
+    return name.split("@", 1)[0]
+
+
+def _repro_steps(repo) -> list:
+    """Every stage in the order a sequential `dvc repro` visits them (DVC's own planner)."""
+    from dvc.dvcfile import PROJECT_FILE
+    from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
+
+    graph = get_active_graph(repo.index.graph)
+    return plan_repro(graph, collect_stages(repo, [PROJECT_FILE]))
+
+
+def stage_plan(root: Path = Path(".")) -> Plan:
+    """Stale stages and everything downstream of them (edges of DVC's graph point from a
+    stage to the stages it depends on, so downstream = ``nx.ancestors``)."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph
+        steps = _repro_steps(repo)
+        by_name = {stage.addressing: stage for stage in steps}
+        todo: set[str] = set()
+        for name in repo.status():
+            todo.add(name)
+            todo |= {stage.addressing for stage in nx.ancestors(graph, by_name[name])}
+        return Plan({stage.addressing: frozenset(
+            up.addressing for up in graph.successors(stage) if up.addressing in todo)
+            for stage in steps if stage.addressing in todo})
+
+
+def lockfile_stages(root: Path = Path(".")) -> list[str]:
+    """The stage names ``dvc.lock`` holds, in file order (none when it does not exist)."""
+    import yaml
+
+    path = root / LOCKFILE
+    if not path.is_file():
+        return []
+    return list((yaml.safe_load(path.read_text()) or {}).get("stages", {}))
+
+
+def order_lockfile(before: list[str], root: Path = Path(".")) -> bool:
+    """Put the stages a run added to ``dvc.lock`` (those not in ``before``) in the order a
+    sequential `dvc repro` adds them; entries that were there keep their place, as DVC
+    updates them in place. Holds DVC's repository lock. Returns whether the file changed."""
+    from dvc.repo import Repo
+    from dvc.utils.serialize import parse_yaml_for_update
+    from dvc.utils.serialize._yaml import dumps_yaml
+
+    path = root / LOCKFILE
+    if not path.is_file():
+        return False
+    with Repo(str(root)) as repo, repo.lock:
+        text = path.read_text()
+        data = parse_yaml_for_update(text, str(path))
+        stages = data.get("stages", {})
+        rank = {stage.addressing: k for k, stage in enumerate(_repro_steps(repo))}
+        known = set(before)
+        kept = [name for name in stages if name in known]
+        added = sorted((name for name in stages if name not in known),
+                       key=lambda name: rank.get(name, len(rank)))
+        if list(stages) == kept + added:
+            return False
+        ordered = {name: stages[name] for name in kept + added}
+        for name in list(stages):
+            del stages[name]
+        stages.update(ordered)
+        write_atomic(path, lambda tmp: tmp.write_text(dumps_yaml(data)))
+        return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from activation_study.params import ParamError
+from activation_study.param_choices import ParamError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from activation_study.checkpoints import Checkpoint, CheckpointWarning, to_cpu
 from activation_study.device import resolve_device
 from activation_study.model import BatchedMLP, ModelSpec, build_model, seed_generators
+from activation_study.stacked_adam import StackedAdam
+from activation_study.train_step import EagerEpoch, GraphedEpoch, per_sample_loss
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
 State = dict[str, torch.Tensor]
@@ -49,6 +50,8 @@ class TrainSettings:
     device: str = "auto"
     # model k trains at lr * lr_scale[k] (candidates of a learning-rate search side by side)
     lr_scale: list[float] | None = None
+    compile: bool | str = False  # CUDA graphs of the step: True, False or "auto" (on CUDA)
+    matmul_precision: str = "highest"  # torch.set_float32_matmul_precision ("high": TF32)
 
 
 @dataclass
@@ -62,6 +65,13 @@ class TrainResult:
     history: pd.DataFrame  # one row per seed and epoch (epoch 0 = initialisation)
     seconds: float
     device: str
+    graphed: bool = False  # the steps ran as replayed CUDA graphs (train.compile)
+    matmul_precision: str = "highest"
+
+    def training(self) -> dict[str, Any]:
+        """How the parameters were computed: recorded in models.pt and the metrics."""
+        return {"device": self.device, "compile": self.graphed,
+                "matmul_precision": self.matmul_precision}
 
     def to_checkpoint(self) -> dict:
         """Everything later stages need, as CPU tensors and plain lists (loadable with
@@ -73,18 +83,8 @@ class TrainResult:
             "best": self.best,
             "best_epoch": self.best_epoch.tolist(),
             "snapshots": self.snapshots,
+            "training": self.training(),
         })
-
-
-def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of (S, B, C) logits against (S, B) labels, as (S, B).
-
-    Flattened to (S*B, C) on purpose: the (N, C, d) form dispatches to nll_loss2d, which has
-    no deterministic CUDA kernel.
-    """
-    s, b, c = logits.shape
-    return F.cross_entropy(logits.reshape(s * b, c), labels.reshape(s * b),
-                           reduction="none").view(s, b)
 
 
 def to_device(split: Split, device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -101,8 +101,9 @@ def clone_state(model: BatchedMLP) -> State:
 
 
 @torch.no_grad()
-def evaluate(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Mean cross-entropy and accuracy (%) of every model on a shared sample set, eval mode."""
+def evaluate(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy and accuracy (%) of every model on a shared sample set, eval mode:
+    a (2, S) float64 tensor on the device (the caller copies all metrics to the host at once)."""
     was_training = model.training
     model.eval()
     loss = torch.zeros(model.num_models, device=x.device, dtype=torch.float64)
@@ -115,35 +116,23 @@ def evaluate(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> tuple[np.nd
         correct += (logits.argmax(dim=2) == yb).sum(dim=1)
     model.train(was_training)
     n = len(x)
-    return (loss / n).cpu().numpy(), (100.0 * correct / n).cpu().numpy()
+    return torch.stack([loss / n, 100.0 * correct / n])
 
 
-def _scaled_step(params: list[torch.Tensor], scales: list[float],
-                 device: torch.device) -> Callable[[torch.optim.Optimizer], None]:
-    """``optimiser.step`` with model k's update multiplied by ``scales[k]``.
-
-    Adam's update is the learning rate times a quantity that does not depend on it, so this
-    is model k trained at ``lr * scales[k]``, exactly; every parameter has the model axis
-    first. With all scales 1 it is the plain step.
-    """
-    if all(scale == 1.0 for scale in scales):
-        return lambda optimiser: optimiser.step()
-    factor = torch.tensor(scales, dtype=torch.float32, device=device)
-
-    def step(optimiser: torch.optim.Optimizer) -> None:
-        before = [p.detach().clone() for p in params]
-        optimiser.step()
-        with torch.no_grad():
-            for p, old in zip(params, before, strict=True):
-                p.sub_(old).mul_(factor.view(-1, *[1] * (p.dim() - 1))).add_(old)
-
-    return step
-
-
-def _configure_determinism(device: torch.device) -> None:
+def _configure_determinism(device: torch.device, matmul_precision: str) -> None:
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
+    torch.set_float32_matmul_precision(matmul_precision)
+
+
+def use_graphs(compile: bool | str, device: torch.device) -> bool:
+    """``train.compile``: ``auto`` is CUDA graphs on CUDA devices; ``True`` asks for them."""
+    if compile == "auto":
+        return device.type == "cuda"
+    if compile and device.type != "cuda":
+        raise ValueError(f"train.compile = true needs a CUDA device; training runs on {device}")
+    return bool(compile)
 
 
 def train_batched(
@@ -162,7 +151,8 @@ def train_batched(
     and a valid saved state is resumed from: the result is bit for bit that of an
     uninterrupted run (``on_epoch`` is replayed for the epochs already done)."""
     device = resolve_device(settings.device)
-    _configure_determinism(device)
+    _configure_determinism(device, settings.matmul_precision)
+    graphed = use_graphs(settings.compile, device)
     data = to_device(split, device)
     x_train, y_train = data["train"]
     n_train, s = len(x_train), len(settings.seeds)
@@ -172,18 +162,16 @@ def train_batched(
     scales = [1.0] * s if settings.lr_scale is None else list(settings.lr_scale)
     if len(scales) != s:
         raise ValueError(f"lr_scale has {len(scales)} factors for {s} models")
-    step = _scaled_step(list(model.parameters()), scales, device)
     shufflers = [seed_generators(seed)[1] for seed in settings.seeds]
-    # fused: one kernel for all parameters; Adam is elementwise, so seeds stay independent
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)
+    optimiser = _optimiser(model, settings.lr, scales, graphed)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=settings.lr_decay)
     run = _RunState(initial=clone_state(model), best=clone_state(model),
                     best_val=[-math.inf] * s, best_epoch=[0] * s)
 
     def record(epoch: int, lr: float) -> dict[str, np.ndarray]:
-        metrics: dict[str, np.ndarray] = {}
-        for part in PARTS:
-            metrics[f"{part}_loss"], metrics[f"{part}_acc"] = evaluate(model, *data[part])
+        values = torch.cat([evaluate(model, *data[part]) for part in PARTS]).cpu().numpy()
+        names = [f"{part}_{metric}" for part in PARTS for metric in ("loss", "acc")]
+        metrics = dict(zip(names, values, strict=True))
         run.logged.append({"lr": lr, **{name: v.tolist() for name, v in metrics.items()}})
         if on_epoch is not None:
             on_epoch(epoch, metrics)
@@ -200,6 +188,8 @@ def train_batched(
             for epoch, logged in enumerate(run.logged):
                 on_epoch(epoch, {name: np.asarray(v) for name, v in logged.items()
                                  if name != "lr"})
+    runner = (GraphedEpoch if graphed else EagerEpoch)(model, optimiser, x_train, y_train,
+                                                       settings.batch_size)
     start = time.perf_counter() - run.seconds
     label = label or (f"train {spec.activation} {spec.depth}x{spec.width} "
                       f"bn={int(spec.batchnorm)} x{s} seeds")
@@ -207,23 +197,16 @@ def train_batched(
                disable=not progress, initial=run.epoch, total=settings.epochs)
     for epoch in bar:
         lr = optimiser.param_groups[0]["lr"]
-        perms = torch.stack([torch.randperm(n_train, generator=g) for g in shufflers]).to(device)
-        for lo in range(0, n_train, settings.batch_size):
-            idx = perms[:, lo:lo + settings.batch_size]  # (S, B): each seed its own batch
-            logits = model(x_train[idx])
-            loss = per_sample_loss(logits, y_train[idx])
-            optimiser.zero_grad(set_to_none=True)
-            loss.mean(dim=1).sum().backward()
-            step(optimiser)
+        # each seed's batch order from its own generator, drawn on the CPU once per epoch
+        runner.run(torch.stack([torch.randperm(n_train, generator=g) for g in shufflers]))
         scheduler.step()
+        if isinstance(optimiser, StackedAdam):
+            optimiser.sync_lr()
 
         metrics = record(epoch, lr)
         improved = metrics["validation_acc"] > np.asarray(run.best_val)
         if improved.any():
-            mask = torch.as_tensor(improved, device=device)
-            with torch.no_grad():
-                for name, value in model.state_dict().items():
-                    run.best[name][mask] = value[mask]
+            _keep_improved(run.best, model, torch.as_tensor(improved).to(device))
             run.best_val = np.where(improved, metrics["validation_acc"], run.best_val).tolist()
             run.best_epoch = np.where(improved, epoch, run.best_epoch).tolist()
         if epoch in settings.snapshot_epochs:
@@ -239,8 +222,27 @@ def train_batched(
         spec=spec, seeds=list(settings.seeds), initial=run.initial, best=run.best,
         best_epoch=np.asarray(run.best_epoch, dtype=np.int64), snapshots=run.snapshots,
         history=_history(run.logged, settings.seeds, scales), seconds=time.perf_counter() - start,
-        device=str(device),
+        device=str(device), graphed=graphed, matmul_precision=settings.matmul_precision,
     )
+
+
+def _optimiser(model: BatchedMLP, lr: float, scales: list[float],
+               graphed: bool) -> torch.optim.Optimizer:
+    """torch's fused Adam (one kernel for all parameters; Adam is elementwise, so seeds stay
+    independent) when every model has the base rate and the step runs eagerly; the stacked
+    Adam for a rate per model or for graph capture (its state and rate stay on the device)."""
+    if graphed or any(scale != 1.0 for scale in scales):
+        return StackedAdam(model.parameters(), lr=lr, lr_scale=scales)
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+
+
+@torch.no_grad()
+def _keep_improved(best: State, model: BatchedMLP, improved: torch.Tensor) -> None:
+    """Models whose validation accuracy improved keep their current parameters as their
+    best: ``torch.where`` over the model axis, with no host synchronisation."""
+    for name, value in model.state_dict().items():
+        mask = improved.view(-1, *[1] * (value.dim() - 1))
+        best[name].copy_(torch.where(mask, value, best[name]))
 
 
 @dataclass

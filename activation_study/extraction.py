@@ -28,9 +28,10 @@ import torch
 from tqdm import tqdm
 
 from activation_study.device import resolve_device
-from activation_study.engine import load_models, per_sample_loss
+from activation_study.engine import load_models
 from activation_study.io import atomic_path, read_json, significant, write_json
 from activation_study.model import BatchedMLP
+from activation_study.train_step import per_sample_loss
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
 FLOW_KEYS = ("preactivation_var", "activation_var", "gradient_var")

@@ -98,8 +98,10 @@ def search(score: Scorer, settings: SearchSettings) -> SearchResult:
 
 def batched_scorer(spec: ModelSpec, split: Split, settings: SearchSettings, batch_size: int,
                    lr_decay: float, device: str, progress: bool = True,
-                   checkpoints: CheckpointFolder | None = None) -> Scorer:
-    """A scorer that trains all rates x seeds of a round as one stack of models.
+                   checkpoints: CheckpointFolder | None = None, compile: bool | str = False,
+                   matmul_precision: str = "highest") -> Scorer:
+    """A scorer that trains all rates x seeds of a round as one stack of models
+    (``compile`` and ``matmul_precision``: ``TrainSettings``'s, train.* of params.yaml).
 
     With ``checkpoints``, a round's training resumes from its checkpoint and a finished
     round's scores are kept, so an interrupted search redoes neither."""
@@ -127,7 +129,8 @@ def batched_scorer(spec: ModelSpec, split: Split, settings: SearchSettings, batc
         train = TrainSettings(
             seeds=[seed for _, seed in models], epochs=settings.epochs,
             batch_size=batch_size, lr=top, lr_decay=lr_decay, device=device,
-            lr_scale=[rate / top for rate, _ in models])
+            lr_scale=[rate / top for rate, _ in models], compile=compile,
+            matmul_precision=matmul_precision)
         label = (f"tune {spec.activation} {spec.depth}x{spec.width} bn={int(spec.batchnorm)}"
                  f" {len(rates)} rates x{len(settings.seeds)} seeds")
         result = train_batched(spec, split, train, progress=progress, label=label,

@@ -101,7 +101,8 @@ def validate_train(params: dict[str, Any], activation: str) -> dict[str, Any]:
     return {"seeds": train.seeds, "epochs": train.epochs, "batch_size": train.batch_size,
             "lr_decay": train.lr_decay, "snapshot_epochs": sorted(train.snapshot_epochs or []),
             "device": train.device, "checkpoint_every": train.checkpoint_every,
-            "cpu_threads": train.cpu_threads}
+            "cpu_threads": train.cpu_threads, "compile": train.compile,
+            "matmul_precision": train.matmul_precision}
 
 
 def learning_rate(params: dict[str, Any], activation: str) -> float | None:

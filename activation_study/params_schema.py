@@ -24,11 +24,15 @@ from pydantic import (
 
 from activation_study.activation_names import ACTIVATIONS
 from activation_study.configuration import grid_configs
+from activation_study.param_choices import (
+    COMPILE_CHOICES,
+    ESTIMATORS,
+    MATMUL_PRECISIONS,
+    PRIORS,
+    ParamError,
+)
 
-
-class ParamError(ValueError):
-    """A parameter in params.yaml (or on the command line) has a value that is not allowed."""
-
+__all__ = ["ParamError"]  # re-exported: params.py and the stages import it from here
 
 SOURCE = "params.yaml"
 AUTO_LR = "auto"
@@ -39,8 +43,6 @@ DATASETS = (*OFFICIAL_TRAIN_SAMPLES, *SHIPPED_SAMPLES)
 SETS = ("train", "validation", "test")
 EXTRACT_DTYPES = ("float16", "float32")
 INITIAL_BATCHNORM = ("training_set", "as_initialised")
-ESTIMATORS = ("binned", "exact")  # layer_classifiers: binned (grid + FFT) or the exact sum
-PRIORS = ("class_frequency", "uniform")
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:(0|[1-9][0-9]*))?)$"
 
 # The numeric bounds, inclusive (an open end is marked where the field is declared).
@@ -181,6 +183,10 @@ class Train(Group):
     cpu_threads: bounded("train.cpu_threads") = Field(
         description=f"torch threads of training on CPU, an integer in "
                     f"{span('train.cpu_threads')}")
+    compile: Literal[COMPILE_CHOICES] = Field(
+        description="auto (CUDA graphs on CUDA devices), true or false")
+    matmul_precision: Literal[MATMUL_PRECISIONS] = Field(
+        description=" or ".join(MATMUL_PRECISIONS) + " (high allows TF32 on CUDA)")
 
 
 class Tune(Group):
@@ -269,6 +275,9 @@ def relations(p: Params) -> list[str]:
                 problems.append(f"{SOURCE}: missing key 'train.{key}.{name}' (expected "
                                 f"{type(group).model_fields[name].description}: every "
                                 "activation of grid.activations needs one)")
+    if p.train.compile is True and p.train.device == "cpu":
+        problems.append(not_allowed("train.compile", True, "false or auto with train.device = "
+                                    "cpu (CUDA graphs need a CUDA device)"))
     late = [e for e in p.train.snapshot_epochs or [] if e > p.train.epochs]
     if late:
         problems.append(not_allowed("train.snapshot_epochs", late[0],

@@ -59,7 +59,7 @@ def main() -> None:
         write_run_folder(folder, result)
 
     config = {"id": args.id, **spec.to_dict(), "dataset": args.dataset, "lr": settings.lr,
-              "device": result.device}
+              **result.training()}
     metrics = config_metrics(result, config)
     write_json(Path("metrics/train") / f"{args.id}.json", metrics)
     write_csv(Path("plots/train") / f"{args.id}.csv", learning_curves(result.history))

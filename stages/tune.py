@@ -73,10 +73,13 @@ def main() -> None:
         "tune", args.id, {"spec": spec.to_dict(), "search": asdict(settings),
                           "batch_size": train["batch_size"], "lr_decay": train["lr_decay"],
                           "device": str(resolve_device(train["device"])),
-                          "cpu_threads": train["cpu_threads"]},
+                          "cpu_threads": train["cpu_threads"], "compile": train["compile"],
+                          "matmul_precision": train["matmul_precision"]},
         split, train["checkpoint_every"])
     result = search(batched_scorer(spec, split, settings, train["batch_size"],
-                                   train["lr_decay"], train["device"], checkpoints=checkpoints),
+                                   train["lr_decay"], train["device"], checkpoints=checkpoints,
+                                   compile=train["compile"],
+                                   matmul_precision=train["matmul_precision"]),
                     settings)
     chosen = seed_scalars(result.table.loc[result.table["lr"] == result.lr,
                                            "best_validation_acc"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study.engine import TrainSettings, per_sample_loss, train_batched
+from activation_study.engine import TrainSettings, train_batched
 from activation_study.extraction import (
     extract_config,
     extract_state,
@@ -15,6 +15,7 @@ from activation_study.extraction import (
     select_samples,
 )
 from activation_study.model import ModelSpec
+from activation_study.train_step import per_sample_loss
 
 
 def toy_split(seed=0):

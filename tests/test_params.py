@@ -75,6 +75,8 @@ PROBES: list[Probe] = [
     probe("train.device", "cuda:x", "auto, cpu, cuda or cuda:N"),
     probe("train.device", "mps", "auto, cpu, cuda or cuda:N"),
     probe("train.device", "cuda:-1", "N an integer >= 0"),
+    probe("train.compile", "yes", "auto (CUDA graphs on CUDA devices), true or false"),
+    probe("train.matmul_precision", "medium", "highest or high"),
     probe("data.local_dir", 123, "a string"),
     probe("data.local_dir", None, "a string"),
     probe("classify.bandwidth", 1.0e-6, "a number in [0.01, 10]"),
@@ -212,7 +214,8 @@ def test_values_are_read():
     assert validate_train(TINY, "relu") == {
         "seeds": [0, 1], "epochs": 2, "batch_size": 64, "lr_decay": 0.99,
         "snapshot_epochs": [1], "device": "cpu", "checkpoint_every": 5,
-        "cpu_threads": 1}
+        "cpu_threads": 1, "compile": False,
+        "matmul_precision": "highest"}
     assert learning_rate(TINY, "relu") == 0.01
     assert learning_rate(edited(TINY, {"train.lr.relu": "auto"}), "relu") is None
     assert validate_tune(TINY) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
@@ -275,6 +278,20 @@ def test_validate_stage_refuses_cuda_where_there_is_none(tmp_path):
     assert proc.returncode == 2
     assert "'train.device' = 'cuda'" in proc.stderr and "CUDA is not available" in proc.stderr
     assert not (tmp_path / "data" / "validate" / "params.ok").exists()
+
+
+def test_graphs_need_a_cuda_device(tmp_path):
+    with pytest.raises(ParamError, match="'train.compile' = True is not allowed"):
+        check(edited(BASE, {"train.compile": True, "train.device": "cpu"}))
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = run_validate(tmp_path, edited(BASE, {"train.compile": True}))  # device auto: the CPU
+    assert proc.returncode == 2
+    assert "'train.compile' = true is not allowed" in proc.stderr and "expected false or auto" \
+        in proc.stderr
+    assert not (tmp_path / "data" / "validate" / "params.ok").exists()
+    assert run_validate(tmp_path, edited(BASE, {"train.compile": "auto"})).returncode == 0
 
 
 def test_cheap_stages_do_not_import_torch():

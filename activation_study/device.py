@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from activation_study.param_choices import ParamError
@@ -23,6 +25,15 @@ def resolve_device(name: str) -> torch.device:
         raise ParamError(f"params.yaml: 'train.device' = {name!r} is not allowed: this "
                          f"machine has {count} CUDA device(s); expected cuda:0..cuda:{count - 1}")
     return device
+
+
+def use_deterministic_algorithms(device: torch.device) -> None:
+    """Same inputs, same bits, on CUDA too: cuBLAS with a fixed workspace, and torch's
+    deterministic kernels (``index_add_``, which the binned KDE accumulates with, sorts
+    instead of using atomics). Must run before the first cuBLAS call of the process."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
 
 
 def use_cpu_threads(threads: int) -> None:

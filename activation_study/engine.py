@@ -14,7 +14,6 @@ The whole split sits on the device; batches are gathered by index, no DataLoader
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -28,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from activation_study.checkpoints import Checkpoint, CheckpointWarning, to_cpu
-from activation_study.device import resolve_device
+from activation_study.device import resolve_device, use_deterministic_algorithms
 from activation_study.model import BatchedMLP, ModelSpec, build_model, seed_generators
 from activation_study.stacked_adam import StackedAdam
 from activation_study.train_step import EagerEpoch, GraphedEpoch, per_sample_loss
@@ -120,9 +119,7 @@ def evaluate(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
 
 
 def _configure_determinism(device: torch.device, matmul_precision: str) -> None:
-    if device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
+    use_deterministic_algorithms(device)
     torch.set_float32_matmul_precision(matmul_precision)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activation_study.device import resolve_device
+from activation_study.device import resolve_device, use_deterministic_algorithms
 from activation_study.engine import load_models
 from activation_study.io import atomic_path, read_json, significant, write_json
 from activation_study.model import BatchedMLP
@@ -102,6 +102,8 @@ def extract_config(checkpoint: dict, split: Split, out_folder: Path,
     running statistics (mean 0, variance 1), under which batch norm is the identity.
     """
     device_ = resolve_device(device)
+    if device_.type == "cuda":
+        use_deterministic_algorithms(device_)
     states = model_states(checkpoint)
     chosen = {part: select_samples(split[part][1], samples_per_class, seed) for part in sets}
     data = {part: (torch.as_tensor(split[part][0][idx], device=device_).float().div_(255.0),

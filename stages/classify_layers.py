@@ -21,7 +21,11 @@ import torch
 from tqdm import tqdm
 
 from activation_study.activations import get_activation
-from activation_study.device import resolve_device, use_cpu_threads
+from activation_study.device import (
+    resolve_device,
+    use_cpu_threads,
+    use_deterministic_algorithms,
+)
 from activation_study.extraction import load_extraction
 from activation_study.io import write_json
 from activation_study.layer_classifiers import SYSTEMS, layer_accuracies
@@ -98,6 +102,8 @@ def main() -> None:
     settings = validate_classify(params)
     use_cpu_threads(get(params, "train.cpu_threads"))
     device = resolve_device(get(params, "train.device"))
+    if device.type == "cuda":  # index_add_ of the binned KDE: sorted, not atomic
+        use_deterministic_algorithms(device)
     extraction = load_extraction(EXTRACTIONS / config)
     systems = systems_for(extraction["spec"]["activation"])
     metrics = {"config": config, "seeds": extraction["seeds"], "systems": list(systems),

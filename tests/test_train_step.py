@@ -19,7 +19,8 @@ def random_grads(params, steps, seed=0):
 
 
 def test_stacked_adam_is_torch_adam_at_each_models_own_rate():
-    params = [torch.randn(3, 5, 4), torch.randn(3, 4)]
+    generator = torch.Generator().manual_seed(1)
+    params = [torch.randn(3, 5, 4, generator=generator), torch.randn(3, 4, generator=generator)]
     scales = [1.0, 0.1, 0.01]
     stacked = [p.clone().requires_grad_() for p in params]
     optimiser = StackedAdam(stacked, lr=1e-2, lr_scale=scales)
@@ -36,7 +37,8 @@ def test_stacked_adam_is_torch_adam_at_each_models_own_rate():
             reference.step()
     for k, ps in enumerate(alone):
         for p, q in zip(stacked, ps, strict=True):
-            torch.testing.assert_close(p.detach()[k], q.detach(), rtol=1e-6, atol=1e-7)
+            # float32 rounding of a different order of operations: a few ulps
+            torch.testing.assert_close(p.detach()[k], q.detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_stacked_adam_rate_follows_the_scheduler_only_through_sync_lr():
@@ -56,13 +58,13 @@ def test_stacked_adam_rate_follows_the_scheduler_only_through_sync_lr():
 def test_stacked_adam_loads_its_state_in_place():
     """A captured graph holds the addresses of the state tensors: loading a checkpoint must
     write into them, not replace them."""
-    p = torch.randn(2, 4, requires_grad=True)
+    p = torch.zeros(2, 4, requires_grad=True)
     optimiser = StackedAdam([p], lr=1e-2, lr_scale=[1.0, 0.1])
-    p.grad = torch.randn(2, 4)
+    p.grad = torch.ones(2, 4)
     optimiser.step()
     saved = copy.deepcopy(optimiser.state_dict())
     tensors = [t.data_ptr() for t in optimiser.state_tensors()]
-    p.grad = torch.randn(2, 4)
+    p.grad = -torch.ones(2, 4)
     optimiser.step()
     optimiser.param_groups[0]["lr"] = 5.0
     optimiser.load_state_dict(saved)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from activation_study.configuration import grid_configs
+from activation_study.io import write_json
 from activation_study.lr_search import SearchSettings, models_trained
 from activation_study.model import ModelSpec
 from activation_study.params import (
@@ -77,12 +78,20 @@ def config_compute(config: dict[str, Any], params: dict[str, Any]) -> dict[str, 
         return models * epochs * steps_per_epoch, float(flops)
 
     steps, flops = cost(len(train["seeds"]), train["epochs"])
-    tune_steps, tune_flops = 0, 0.0
+    tune_steps, tune_flops, tune_rounds, tune_epochs = 0, 0.0, [], 0
     if learning_rate(params, config["activation"]) is None:
         search = SearchSettings(**validate_tune(params))
         tune_steps, tune_flops = cost(models_trained(search) * len(search.seeds), search.epochs)
+        # each round trains its rates x seeds as one stack: the grid, then two rates a round
+        tune_rounds = [len(set(search.grid)) * len(search.seeds)] + \
+            [2 * len(search.seeds)] * (search.rounds - 1)
+        tune_epochs = search.epochs
     return {"model_steps": steps + tune_steps, "flops": flops + tune_flops, "weights": w,
-            "tune_model_steps": tune_steps, "tune_flops": tune_flops}
+            "tune_model_steps": tune_steps, "tune_flops": tune_flops,
+            # for projecting wall time (benchmarks/gpu_check.py): batched steps and stacks
+            "models": len(train["seeds"]), "epochs": train["epochs"],
+            "steps_per_epoch": steps_per_epoch, "eval_samples": n_train + n_val + n_test,
+            "tune_rounds": tune_rounds, "tune_epochs": tune_epochs}
 
 
 def plan(params: dict[str, Any]) -> dict[str, Any]:
@@ -123,9 +132,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("params", nargs="?", default="params.yaml", help="a parameter file")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the whole plan, per configuration, to this JSON file "
+                             "(benchmarks/gpu_check.py --plan reads it where pydantic is missing)")
     args = parser.parse_args(argv)
     result = plan(load_params(Path(args.params)))
     print(report(result, args.params))
+    if args.json is not None:
+        write_json(args.json, {"source": str(args.params), **result})
     return result
 
 

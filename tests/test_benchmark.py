@@ -85,3 +85,57 @@ def test_checkpoint_benchmark_reports_overhead_against_no_checkpoints(tmp_path, 
     assert 0 < report["rows"][2]["save_pct"] < report["rows"][1]["save_pct"]  # 1 save, not 3
     assert json.loads(out.read_text()) == report
     assert "none (baseline)" in capsys.readouterr().out
+
+
+BLOCKED = ("pydantic", "dvc", "dvclive", "mlxtend")  # absent from the bare GPU machine
+RUN_WITHOUT = """
+import importlib.abc, runpy, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError(f"{{name}} is blocked: the GPU machine does not have it")
+sys.meta_path.insert(0, Block())
+sys.argv = {argv!r}
+runpy.run_path({script!r}, run_name="__main__")
+"""
+
+
+def test_gpu_check_smoke_runs_with_torch_alone(tmp_path):
+    """``gpu_check.py --smoke``: every section runs, on a machine without DVC, pydantic or
+    mlxtend (they are blocked), from a plan written beforehand by activation_study.plan."""
+    import subprocess
+
+    root = BENCHMARKS.parent
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}
+    plan = tmp_path / "plan.json"
+    subprocess.run([sys.executable, "-m", "activation_study.plan",
+                    str(root / "tests" / "tiny_params.yaml"), "--json", str(plan)],
+                   cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    script = str(BENCHMARKS / "gpu_check.py")
+    code = RUN_WITHOUT.format(blocked=BLOCKED, script=script,
+                              argv=[script, str(tmp_path / "out"), "--smoke", "--plan", str(plan)])
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
+    assert [(r["dataset"], r["models"]) for r in report["throughput"]] == \
+        [("mnist", 3), ("mnist", 3), ("mnist", 21), ("cifar10", 3), ("cifar10", 3),
+         ("cifar10", 21)]
+    for row in report["throughput"]:
+        assert row["eager"] > 0 and row["graphed"] > 0 and row["eval_s"] > 0
+        assert ("naive" in row) == (row["models"] == 3)  # the naive loop has no search stack
+    agreement = report["agreement"]
+    for bn in ("bn=False", "bn=True"):
+        assert agreement[bn]["eager_twice_bitwise"] and agreement[bn]["graphed_twice_bitwise"]
+        assert agreement[bn]["device_vs_cpu_max_param_diff"] == 0.0  # the CPU is the device
+    assert agreement["on_cpu"]["test_acc_cpu"] == agreement["on_cpu"]["test_acc_device"]
+    assert agreement["on_cpu"]["extraction_twice_bitwise"]
+    assert [r["processes"] for r in report["concurrency"]] == [1, 2]
+    assert report["concurrency"][0]["speedup"] == 1.0
+    fmnist = report["fmnist"]
+    assert fmnist["split"] == {"train": 500, "validation": 100, "test": 120}
+    assert len(fmnist["validation_acc_per_epoch"]) == fmnist["epochs"] + 1 == 3
+    projection = report["projection"]
+    assert projection["total_s"] == pytest.approx(projection["train_s"] + projection["tune_s"])
+    assert projection["train_s"] > 0 and projection["best_s"] <= projection["one_process_s"]
+    assert "| mnist 640 | 4x200 x3 |" in (tmp_path / "out" / "gpu_check.md").read_text()

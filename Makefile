@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-slurm lint bench clean paper extended activations plan compare
+.PHONY: setup run test test-slurm lint bench gpu-check clean paper extended activations plan compare
 
 setup: $(STAMP)
 
@@ -36,6 +36,14 @@ test: setup
 # the result compared with a sequential `dvc repro`. The daemons are stopped at the end.
 test-slurm: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" tests/slurm/cluster.sh $(BIN)/python -m pytest -q -p no:randomly tests/slurm/slurm_check.py
+
+# The prepared GPU check (benchmarks/gpu_check.py): speed, agreement and the paper grid's
+# projected time; writes $(GPU_CHECK)/gpu_check.{json,md}. --smoke runs it on CPU in seconds.
+GPU_CHECK ?= benchmarks/gpu_check
+gpu-check: setup
+	mkdir -p $(GPU_CHECK)
+	$(BIN)/python -m activation_study.plan presets/paper.yaml --json $(GPU_CHECK)/paper_plan.json
+	PYTHONPATH=. $(BIN)/python benchmarks/gpu_check.py $(GPU_CHECK) --plan $(GPU_CHECK)/paper_plan.json
 
 lint: setup
 	$(BIN)/ruff check .

@@ -97,6 +97,15 @@ def synthetic(n: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tens
 
 # ------------------------------------------------------------------------- 1. throughput
 
+def naive_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, loader,
+               device: torch.device) -> None:
+    xb, yb = next(loader)
+    loss = torch.nn.functional.cross_entropy(model(xb.to(device)), yb.to(device))
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+
+
 def naive_rate(spec: ModelSpec, seeds: int, x: torch.Tensor, y: torch.Tensor, steps: int,
                device: torch.device) -> float:
     """Optimiser steps per second of one seed's plain loop (DataLoader on CPU tensors,
@@ -109,20 +118,12 @@ def naive_rate(spec: ModelSpec, seeds: int, x: torch.Tensor, y: torch.Tensor, st
                                  generator=torch.Generator().manual_seed(seed)))
         model = build_sequential(spec, seed).to(device).train()
         optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-        def step() -> None:
-            xb, yb = next(loader)
-            loss = torch.nn.functional.cross_entropy(model(xb.to(device)), yb.to(device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-
         for _ in range(3):  # warm-up
-            step()
+            naive_step(model, optimiser, loader, device)
         sync(device)
         start = time.perf_counter()
         for _ in range(steps):
-            step()
+            naive_step(model, optimiser, loader, device)
         sync(device)
         total += time.perf_counter() - start
     return seeds * steps / total
@@ -236,7 +237,8 @@ def agreement(device: torch.device, out: Path, smoke: bool) -> dict[str, Any]:
     for bn in (False, True):
         spec = ModelSpec(64, 3, 32, bn, "relu")
 
-        def train(dev: str, compile: bool | str, scales: list[float] | None = None):
+        def train(dev: str, compile: bool | str, scales: list[float] | None = None,
+                  spec: ModelSpec = spec):
             settings = TrainSettings(seeds=[0, 1, 2], epochs=2, batch_size=BATCH_SIZE,
                                      lr=3e-3, lr_decay=0.99, device=dev, compile=compile,
                                      lr_scale=scales)
@@ -454,11 +456,11 @@ def markdown(report: dict[str, Any]) -> str:
              "graphed/naive | graphed/eager | capture s | peak MiB |", "|---" * 11 + "|"]
     for r in report["throughput"]:
         naive = r.get("naive")
-        ratio = (lambda k: f"{r[k] / naive:.1f}x") if naive else (lambda k: "")
+        eager, graphed = ((f"{r[k] / naive:.1f}x" if naive else "") for k in ("eager", "graphed"))
         peak = f"{r['peak_mib']:.0f}" if r.get("peak_mib") is not None else ""
         lines.append(f"| {r['dataset']} {r['samples']} | {r['network']} | {r['models']} | "
                      f"{naive or float('nan'):.0f} | {r['eager']:.0f} | {r['graphed']:.0f} | "
-                     f"{ratio('eager')} | {ratio('graphed')} | "
+                     f"{eager} | {graphed} | "
                      f"{r['graphed'] / r['eager']:.2f}x | {r['capture_s']:.2f} | {peak} |")
     lines += ["", "## Processes on one device", "", "| processes | summed steps/s | speedup |",
               "|---|---|---|"]

@@ -35,7 +35,7 @@ test: setup
 # packages when missing: needs root), the tiny study run through it with dask-jobqueue, and
 # the result compared with a sequential `dvc repro`. The daemons are stopped at the end.
 test-slurm: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" tests/slurm/cluster.sh $(BIN)/python -m pytest -q -p no:randomly tests/slurm/slurm_check.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" tests/slurm/cluster.sh $(BIN)/python -m pytest -q -rP -p no:randomly tests/slurm/slurm_check.py
 
 # The prepared GPU check (benchmarks/gpu_check.py): speed, agreement and the paper grid's
 # projected time; writes $(GPU_CHECK)/gpu_check.{json,md}. --smoke runs it on CPU in seconds.

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-slurm lint bench gpu-check clean paper extended activations plan compare
+.PHONY: fmnist setup run test test-slurm test-real-data lint bench gpu-check clean paper extended activations plan compare
 
 setup: $(STAMP)
 
@@ -45,6 +45,14 @@ gpu-check: setup
 	$(BIN)/python -m activation_study.plan presets/paper.yaml --json $(GPU_CHECK)/paper_plan.json
 	PYTHONPATH=. $(BIN)/python benchmarks/gpu_check.py $(GPU_CHECK) --plan $(GPU_CHECK)/paper_plan.json
 
+# The download and split stages on the real Fashion-MNIST files of Debian's package
+# dataset-fashion-mnist (installed when missing: needs root), checksums and class balance.
+test-real-data: setup
+	test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:randomly tests/real_data/fashion_mnist_check.py
+
 lint: setup
 	$(BIN)/ruff check .
 
@@ -71,7 +79,7 @@ plan: setup
 # (presets/extended.yaml), and every activation on the default data (presets/activations.yaml):
 # run them on a branch, they replace params.yaml. The plan is printed first; the run starts
 # after 10 seconds (Ctrl-C to stop).
-paper extended activations: setup
+paper extended activations fmnist: setup
 	$(BIN)/python -m activation_study.plan presets/$@.yaml
 	sleep 10
 	cp presets/$@.yaml params.yaml

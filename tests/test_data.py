@@ -54,6 +54,7 @@ def write_cifar_mirror(folder: Path, per_batch: int = 12) -> None:
 @pytest.fixture
 def tiny_counts(monkeypatch):
     monkeypatch.setitem(sources.EXPECTED_COUNTS, "mnist", dict(TINY_COUNTS))
+    monkeypatch.delitem(sources.PUBLISHED_SHA256, "mnist")  # tiny files: not the published ones
     monkeypatch.setitem(sources.EXPECTED_COUNTS, "cifar10", {"train": 60, "test": 12})
 
 
@@ -82,7 +83,7 @@ def test_damaged_idx_is_refused_naming_the_file(tmp_path, damage, message):
 def test_local_mirror_mnist_into_common_format(tmp_path, tiny_counts):
     arrays = write_mnist_mirror(tmp_path / "mirror")
     dataset = sources.fetch("mnist", tmp_path / "mirror")
-    assert dataset.source == "local"
+    assert dataset.source == f"local {tmp_path / 'mirror' / 'mnist'}"
     for part, (images, labels) in arrays.items():
         np.testing.assert_array_equal(dataset.parts[part][0], images)
         np.testing.assert_array_equal(dataset.parts[part][1], labels)
@@ -92,7 +93,44 @@ def test_local_mirror_mnist_into_common_format(tmp_path, tiny_counts):
     assert again.classes == sources.CLASSES["mnist"]
 
 
+def test_published_checksums_are_checked_naming_the_file(tmp_path, monkeypatch, tiny_counts):
+    """The content (decompressed) must be the published file's: recompressed copies pass,
+    other bytes do not."""
+    import hashlib
+
+    write_mnist_mirror(tmp_path / "mirror", name="fashion-mnist")  # Debian's folder name
+    folder = tmp_path / "mirror" / "fashion-mnist"
+    known = {f.name: hashlib.sha256(gzip.decompress(f.read_bytes())).hexdigest()
+             for f in folder.iterdir()}
+    monkeypatch.setitem(sources.EXPECTED_COUNTS, "fashion_mnist", dict(TINY_COUNTS))
+    monkeypatch.setitem(sources.PUBLISHED_SHA256, "fashion_mnist", known)
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes()), compresslevel=1))
+    dataset = sources.fetch("fashion_mnist", tmp_path / "mirror")
+    assert dataset.source == f"local {folder}" and len(dataset.parts["test"][1]) == 20
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[-1] = (raw[-1] + 1) % 10  # one label changed: still a valid IDX file
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match="expected " + known[labels.name]) as err:
+        sources.fetch("fashion_mnist", tmp_path / "mirror")
+    assert str(labels) in str(err.value)
+
+
+def test_the_system_dataset_folder_is_searched(tmp_path, monkeypatch, tiny_counts):
+    """Without data.local_dir, the published files in the system's folder (Debian's
+    /usr/share/datasets) are read before torchvision is tried."""
+    arrays = write_mnist_mirror(tmp_path / "system", name="mnist")
+    monkeypatch.setenv(sources.SYSTEM_DATA_ENV, str(tmp_path / "system"))
+    dataset = sources.fetch("mnist", None)
+    assert dataset.source == f"local {tmp_path / 'system' / 'mnist'}"
+    np.testing.assert_array_equal(dataset.parts["train"][0], arrays["train"][0])
+    monkeypatch.setenv(sources.SYSTEM_DATA_ENV, str(tmp_path / "empty"))
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        sources.fetch("fashion_mnist", None)
+
+
 def test_short_dataset_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delitem(sources.PUBLISHED_SHA256, "mnist")
     write_mnist_mirror(tmp_path)
     monkeypatch.setitem(sources.EXPECTED_COUNTS, "mnist", {"train": 61, "test": 20})
     with pytest.raises(DataError, match="expected 61"):

@@ -10,6 +10,7 @@ globals a published batch needs (``CIFAR_GLOBALS``) and refuses any other with a
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 import zlib
 from collections.abc import Callable
@@ -87,8 +88,12 @@ class CifarUnpickler(pickle.Unpickler):
                 from None
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (optionally gzipped) of unsigned bytes: header, big-endian dims, payload."""
+def read_idx(path: Path, sha256: str | None = None) -> np.ndarray:
+    """An IDX file (optionally gzipped) of unsigned bytes: header, big-endian dims, payload.
+
+    ``sha256``: the known SHA-256 of the (decompressed) file; the content is checked against it,
+    so a file recompressed by a packager (Debian's gzip bytes differ from the publisher's)
+    passes, and a different file does not."""
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
@@ -98,6 +103,10 @@ def read_idx(path: Path) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot decompress ({exc}); the file is truncated or corrupted") \
             from None
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        raise DataError(f"{path}: its content has SHA-256 {hashlib.sha256(raw).hexdigest()}, "
+                        f"expected {sha256}, the published file's; it is not the published "
+                        "file (damaged, or another dataset)")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != IDX_UINT8:
         raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
     ndim = raw[3]
@@ -113,9 +122,13 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, H, W) and labels (N,) from two IDX files, checked against each other."""
-    images, labels = read_idx(images_path), read_idx(labels_path)
+def read_idx_pair(images_path: Path, labels_path: Path,
+                  sha256: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, H, W) and labels (N,) from two IDX files, checked against each other (and
+    against ``sha256``, known checksums by file name, where it names them)."""
+    known = sha256 or {}
+    images = read_idx(images_path, known.get(images_path.name))
+    labels = read_idx(labels_path, known.get(labels_path.name))
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"{images_path}, {labels_path}: expected 3-d images and 1-d labels, "
                         f"got shapes {images.shape} and {labels.shape}")

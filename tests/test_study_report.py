@@ -13,11 +13,15 @@ from activation_study.study_report.common import StudyInputs, candidate_figures,
 from activation_study.study_report.findings import (
     FINDINGS,
     batchnorm_lowers_relu_sparsity,
+    continuous_rises_with_depth,
     dead_nodes_grow_with_depth,
+    first_layer_barely_changes,
     layers_reach_network,
+    relu_outperforms_sigmoid,
     relu_sparser_after_training,
     relu_sparser_than_sigmoid,
     relu_trains_faster,
+    sigmoid_discrete_settles_by_epoch_10,
     sigmoid_medians_collapse,
     verdict,
 )
@@ -292,6 +296,79 @@ def test_relu_trains_faster_counts_a_sigmoid_that_never_reaches_the_target():
                                    "(2 of 2 seeds), sigmoid never (0 of 2 seeds): yes")
 
 
+def curves_for(curves: dict[str, dict[str, list[float]]]) -> dict:
+    """classify_layers JSON with the given test accuracies per state and system, by layer."""
+    states = {}
+    for state, systems in curves.items():
+        depth = len(next(iter(systems.values())))
+        part = {f"layer_{k}": {s: stat(values[k - 1]) for s, values in systems.items()}
+                for k in range(1, depth + 1)}
+        states[state] = {"train": part, "test": part}
+    return {"systems": list(next(iter(curves.values()))), "states": states}
+
+
+def test_relu_outperforms_sigmoid_on_test_accuracy():
+    finding = relu_outperforms_sigmoid(inputs_for(grid(depths=(2, 4)), train={
+        "mnist5k-sigmoid-d2-w200-bnfalse": train_for(94.0),
+        "mnist5k-sigmoid-d4-w200-bnfalse": train_for(96.0)}))
+    assert finding.verdict == "partly holds (1 of 2)"
+    assert finding.evidence[0] == ("mnist5k d2 w200 no BN: ReLU 95.00 ± 0.10 vs sigmoid "
+                                   "94.00 ± 0.10 %: yes")
+
+
+def test_first_layer_barely_changes_while_the_last_does():
+    g = grid(activations=("relu",), depths=(3,))
+    cid = "mnist5k-relu-d3-w200-bnfalse"
+    stable = {"epoch1": {"discrete": [80, 70, 60], "continuous": [81, 71, 61]},
+              "epoch10": {"discrete": [80, 80, 80], "continuous": [81, 81, 81]},
+              "best": {"discrete": [81, 85, 88], "continuous": [82, 86, 89]}}
+    finding = first_layer_barely_changes(inputs_for(g, classify={cid: curves_for(stable)}))
+    assert finding.verdict == "holds" and len(finding.evidence) == 2  # one per system
+    assert finding.evidence[0] == (f"{cid}, discrete: layer 1 80.0 → 81.0, layer 3 60.0 → "
+                                   "88.0 %: yes")
+    stable["best"]["continuous"] = [95, 86, 62]  # layer 1 moves 14 pp, layer 3 1 pp
+    moved = first_layer_barely_changes(inputs_for(g, classify={cid: curves_for(stable)}))
+    assert moved.verdict == "partly holds (1 of 2)"
+    no_snapshots = first_layer_barely_changes(inputs_for(g))
+    assert no_snapshots.verdict == "not covered"
+
+
+def test_continuous_rises_gradually_within_the_tolerance():
+    g = grid(activations=("relu",), depths=(3,))
+    cid = "mnist5k-relu-d3-w200-bnfalse"
+
+    def run(curve):
+        classify = curves_for({"best": {"discrete": curve, "continuous": curve}})
+        return continuous_rises_with_depth(inputs_for(g, classify={cid: classify},
+                                                      classifier_tolerance=1.0))
+
+    assert run([80, 79.5, 85]).verdict == "holds"  # a 0.5 pp dip is within 1 pp
+    assert run([80, 78, 85]).verdict == "does not hold"
+    assert run([80, 80, 80]).verdict == "does not hold"  # flat: no rise
+    assert run([80, 79.5, 85]).evidence == [f"{cid}: 80.0 → 79.5 → 85.0 %: yes"]
+
+
+def test_sigmoid_discrete_is_irregular_early_and_settles_from_epoch_10():
+    g = grid(activations=("sigmoid",), depths=(4,))
+    cid = "mnist5k-sigmoid-d4-w200-bnfalse"
+    curves = {"epoch1": [70, 60, 75, 65], "epoch5": [80, 78, 82, 79],
+              "epoch10": [85, 86, 87, 88], "epoch30": [86, 87, 88, 85],
+              "best": [86, 87, 88, 89]}
+
+    def run(curves):
+        classify = curves_for({s: {"discrete": c, "continuous": c} for s, c in curves.items()})
+        return sigmoid_discrete_settles_by_epoch_10(inputs_for(g, classify={cid: classify}))
+
+    finding = run(curves)
+    assert finding.verdict == "holds"
+    assert finding.evidence[1] == (f"{cid}: mean distance from the kept model's curve, per "
+                                   "epoch: 1: 20.00, 5: 7.75, 10: 1.00, 30: 1.00 pp: yes")
+    monotone = run(curves | {"epoch1": [60, 65, 70, 75]})
+    assert monotone.verdict == "partly holds (1 of 2)"
+    assert run({s: c for s, c in curves.items() if s != "epoch1" and s != "epoch5"}).verdict \
+        == "not covered"
+
+
 # --- tables and optional inputs ---------------------------------------------------------------
 
 
@@ -426,8 +503,9 @@ def test_report_of_the_committed_metrics(monkeypatch):
         assert f"dataset `{dataset}`: " in text
         assert f"{split['parts']['test']['count']:,}".replace(",", " ") + " test" in text
     findings = text.split("## What the study found")[1].split("\n## ")[0]
-    numbered = {f"{k}. " for k in range(1, len(FINDINGS) + 1)}
-    assert sum(line[:3] in numbered for line in findings.splitlines()) == len(FINDINGS)
+    numbered = [line.split(". ", 1)[0] for line in findings.splitlines()
+                if line.split(". ", 1)[0].isdigit()]
+    assert numbered == [str(k) for k in range(1, len(FINDINGS) + 1)]
     links = [part.split(")")[0] for part in text.split("](../")[1:]]
     assert links and all((ROOT / link).is_file() for link in links)
     assert "plots/plot/test_accuracy_vs_depth_" + inputs.grid["datasets"][0] in text

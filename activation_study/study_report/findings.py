@@ -17,7 +17,7 @@ from activation_study.study_report.common import (
     layer_mean,
     number,
 )
-from activation_study.study_tables import layer_rows
+from activation_study.study_tables import layer_rows, pm
 
 COLLAPSE_RATIO = 0.1  # deepest layer's class-median spread below this share of layer 1's
 
@@ -189,10 +189,105 @@ def relu_trains_faster(inputs: StudyInputs) -> Finding:
                     uncovered="no ReLU and sigmoid networks of the same shape reached the target")
 
 
+def relu_outperforms_sigmoid(inputs: StudyInputs) -> Finding:
+    checks = []
+    for group in pairs(inputs.configs, "activation"):
+        if {"relu", "sigmoid"} <= set(group):
+            relu, sigmoid = (inputs.train[group[a]["id"]]["test_acc"] for a in ("relu", "sigmoid"))
+            checks.append((relu["mean"] > sigmoid["mean"],
+                           f"{describe(group['relu'], 'activation')}: ReLU {pm(relu)} vs "
+                           f"sigmoid {pm(sigmoid)} %"))
+    return _finding("ReLU networks reach a higher test accuracy than sigmoid networks of the "
+                    "same shape (001 §3.4: \"the ReLU networks again outperform the sigmoidal "
+                    "networks\"; kept parameters)", checks,
+                    uncovered="no ReLU and sigmoid networks of the same shape")
+
+
+SYSTEMS = ("discrete", "continuous")
+
+
+def snapshot_epochs(classify: dict) -> list[int]:
+    """The snapshot epochs a classify_layers record holds (states ``epoch<N>``)."""
+    return sorted(int(state.removeprefix("epoch")) for state in classify["states"]
+                  if state.startswith("epoch"))
+
+
+def layer_accuracies(classify: dict, state: str, system: str) -> list[float]:
+    """Test accuracy of ``system`` per hidden layer, mean over seeds."""
+    test = classify["states"][state]["test"]
+    return [test[f"layer_{k}"][system]["mean"]
+            for k in range(1, sum(key.startswith("layer_") for key in test) + 1)]
+
+
+def first_layer_barely_changes(inputs: StudyInputs) -> Finding:
+    checks = []
+    for c in inputs.ordered:
+        classify = inputs.classify[c["id"]]
+        epochs = snapshot_epochs(classify)
+        if c["depth"] < 2 or not epochs:
+            continue
+        for system in SYSTEMS:
+            early, kept = (layer_accuracies(classify, state, system)
+                           for state in (f"epoch{epochs[0]}", "best"))
+            first, last = kept[0] - early[0], kept[-1] - early[-1]
+            checks.append((abs(first) < abs(last),
+                           f"{c['id']}, {system}: layer 1 {early[0]:.1f} → {kept[0]:.1f}, layer "
+                           f"{c['depth']} {early[-1]:.1f} → {kept[-1]:.1f} %"))
+    return _finding("The first hidden layer's classifier accuracy barely changes during "
+                    "training while the last layer's does (001 §6.3.2, Figs. 6.6-6.7; test "
+                    "set, first snapshot epoch → kept model: layer 1 changes less than the "
+                    "last hidden layer)", checks,
+                    uncovered="no snapshot epochs, or no network deeper than one layer")
+
+
+def continuous_rises_with_depth(inputs: StudyInputs) -> Finding:
+    tolerance = inputs.classifier_tolerance
+    checks = []
+    for c in inputs.ordered:
+        if c["depth"] < 2:
+            continue
+        accuracy = layer_accuracies(inputs.classify[c["id"]], "best", "continuous")
+        gradual = all(b >= a - tolerance for a, b in pairwise(accuracy))
+        checks.append((gradual and accuracy[-1] > accuracy[0],
+                       f"{c['id']}: " + " → ".join(f"{a:.1f}" for a in accuracy) + " %"))
+    return _finding(f"The continuous system's accuracy rises gradually with depth (001 §6.3.2; "
+                    f"kept model, test set: every layer within {tolerance:g} pp of the one "
+                    f"before or above it, the last above the first)", checks,
+                    uncovered="no network deeper than one layer")
+
+
+def sigmoid_discrete_settles_by_epoch_10(inputs: StudyInputs) -> Finding:
+    checks = []
+    for c in inputs.ordered:
+        classify = inputs.classify[c["id"]]
+        epochs = snapshot_epochs(classify)
+        early, late = [e for e in epochs if e < 10], [e for e in epochs if e >= 10]
+        if c["activation"] != "sigmoid" or c["depth"] < 3 or not early or not late:
+            continue
+        kept = layer_accuracies(classify, "best", "discrete")
+        curves = {e: layer_accuracies(classify, f"epoch{e}", "discrete") for e in epochs}
+        distance = {e: sum(abs(a - b) for a, b in zip(curve, kept, strict=True)) / len(kept)
+                    for e, curve in curves.items()}
+        steps = [b - a for a, b in pairwise(curves[early[0]])]
+        checks.append((any(d > 0 for d in steps) and any(d < 0 for d in steps),
+                       f"{c['id']}: irregular across layers at epoch {early[0]} (rises and "
+                       f"falls): " + " → ".join(f"{a:.1f}" for a in curves[early[0]]) + " %"))
+        checks.append((max(distance[e] for e in late) < min(distance[e] for e in early),
+                       f"{c['id']}: mean distance from the kept model's curve, per epoch: "
+                       + ", ".join(f"{e}: {distance[e]:.2f}" for e in epochs) + " pp"))
+    return _finding("A sigmoid network's discrete system is irregular across layers in the "
+                    "first epochs and close to its final shape from epoch 10 on (001 §6.3.2, "
+                    "Fig. 6.7; test set; closer to the kept model's curve at every snapshot from "
+                    "epoch 10 than at any before)", checks,
+                    uncovered="no sigmoid network of 3 layers or more with snapshot epochs both "
+                              "before and from 10")
+
+
 FINDINGS: tuple[Callable[[StudyInputs], Finding], ...] = (
     relu_sparser_after_training, relu_sparser_than_sigmoid, batchnorm_lowers_relu_sparsity,
     dead_nodes_grow_with_depth, sigmoid_medians_collapse, layers_reach_network,
-    relu_trains_faster)
+    relu_trains_faster, relu_outperforms_sigmoid, first_layer_barely_changes,
+    continuous_rises_with_depth, sigmoid_discrete_settles_by_epoch_10)
 
 
 def findings_section(findings: list[Finding]) -> list[str]:

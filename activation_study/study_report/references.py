@@ -13,6 +13,7 @@ ANALOGUES = {"mnist": ("mnist5k", "digits")}  # measured datasets shown beside a
 
 QUANTITIES = {
     "test_acc": "test accuracy, %",
+    "train_acc": "training accuracy, %",
     "sparsity_untrained": "layer sparsity, untrained, %",
     "sparsity_trained": "layer sparsity, trained, %",
     "dead_pct": "dead nodes, trained, % of hidden nodes",
@@ -57,6 +58,11 @@ REFERENCES: tuple[Reference, ...] = tuple(
     + _refs("001 §4.1 (Fig. 3.10)", "cifar10", "test_acc", 4,
             {("relu", False): (51.04,), ("sigmoid", False): (52.5,),
              ("relu", True): (54.03,), ("sigmoid", True): (53.03,)})
+    # one network each (001 3.2: trends are shown on individual networks), no s.e.
+    + _refs("001 §6.3.2", "fashion_mnist", "test_acc", 6,
+            {("relu", False): (89.24,), ("sigmoid", False): (89.6,)}, width=100)
+    + _refs("001 §6.3.2", "fashion_mnist", "train_acc", 6,
+            {("relu", False): (95.56,), ("sigmoid", False): (96.0,)}, width=100)
     + _refs("000 Table 1", "mnist", "sparsity_untrained", 4,
             {("relu", False): (49.22, 48.85, 48.45, 48.74),
              ("relu", True): (49.08, 49.70, 49.81, 49.15)})
@@ -93,6 +99,7 @@ REFERENCES: tuple[Reference, ...] = tuple(
 
 MEASURES: dict[str, Callable[[dict, dict], list[dict]]] = {
     "test_acc": lambda train, nodes: [train["test_acc"]],
+    "train_acc": lambda train, nodes: [train["train_acc"]],
     "sparsity_untrained": lambda train, nodes: layer_rows(nodes, "sparsity_pct")["initial"],
     "sparsity_trained": lambda train, nodes: layer_rows(nodes, "sparsity_pct")["best"],
     "dead_pct": lambda train, nodes: [nodes["states"]["best"]["train"]["network"]["dead_pct"]],

@@ -53,6 +53,7 @@ from activation_study.device import resolve_device  # noqa: E402
 from activation_study.engine import (  # noqa: E402
     PARTS,
     TrainSettings,
+    _optimiser,
     evaluate,
     load_models,
     read_models,
@@ -61,7 +62,6 @@ from activation_study.engine import (  # noqa: E402
 )
 from activation_study.layer_classifiers import BinnedKDE  # noqa: E402
 from activation_study.model import ModelSpec, build_model  # noqa: E402
-from activation_study.stacked_adam import StackedAdam  # noqa: E402
 from activation_study.train_step import CounterEpoch, EagerEpoch, GraphedEpoch  # noqa: E402
 
 GOAL_SECONDS = 30 * 60
@@ -136,10 +136,7 @@ def engine_rate(kind: str, spec: ModelSpec, scales: list[float], x: torch.Tensor
     device = x.device
     model = build_model(spec, list(range(len(scales))), device).train()
     graphed = kind == "graphed"
-    if graphed or any(scale != 1.0 for scale in scales):
-        optimiser = StackedAdam(model.parameters(), lr=1e-3, lr_scale=scales)
-    else:
-        optimiser = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    optimiser = _optimiser(model, 1e-3, scales, graphed)  # the engine's choice, as it trains
     runner_type = EagerEpoch if not graphed else (
         GraphedEpoch if device.type == "cuda" else CounterEpoch)
     start = time.perf_counter()
@@ -317,7 +314,7 @@ def worker(args: argparse.Namespace) -> None:
     _, depth, width, _, seeds = size["networks"][0]
     spec = ModelSpec(dim, depth, width, False, "relu")
     model = build_model(spec, list(range(seeds)), device).train()
-    optimiser = StackedAdam(model.parameters(), lr=1e-3, lr_scale=[1.0] * seeds)
+    optimiser = _optimiser(model, 1e-3, [1.0] * seeds, graphed=True)
     kind = GraphedEpoch if device.type == "cuda" and args.graphs else CounterEpoch
     runner = kind(model, optimiser, x, y, BATCH_SIZE)
     generator = torch.Generator().manual_seed(args.worker)

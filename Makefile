@@ -17,13 +17,13 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 # JOBS=N: N stages at a time on local Dask workers, spread over the GPUs when there are any
-# (python -m activation_study.parallel; README, Parallel runs). Without JOBS: `dvc repro`.
+# (python -m activation_study.pipeline.parallel; README, Parallel runs). Without JOBS: `dvc repro`.
 JOBS ?=
-REPRO = $(if $(JOBS),$(BIN)/python -m activation_study.parallel --workers $(JOBS),$(BIN)/dvc repro)
+REPRO = $(if $(JOBS),$(BIN)/python -m activation_study.pipeline.parallel --workers $(JOBS),$(BIN)/dvc repro)
 
 # recover: repairs DVC's own files if a killed run left one truncated (a no-op otherwise)
 run: setup
-	$(BIN)/python -m activation_study.recover
+	$(BIN)/python -m activation_study.pipeline.recover
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(REPRO)
 
 # -n auto: one pytest-xdist worker per core (the end-to-end tests are DVC runs of one core each);
@@ -42,7 +42,7 @@ test-slurm: setup
 GPU_CHECK ?= benchmarks/gpu_check
 gpu-check: setup
 	mkdir -p $(GPU_CHECK)
-	$(BIN)/python -m activation_study.plan presets/paper.yaml --json $(GPU_CHECK)/paper_plan.json
+	$(BIN)/python -m activation_study.pipeline.plan presets/paper.yaml --json $(GPU_CHECK)/paper_plan.json
 	PYTHONPATH=. $(BIN)/python benchmarks/gpu_check.py $(GPU_CHECK) --plan $(GPU_CHECK)/paper_plan.json
 
 # The download and split stages on the real Fashion-MNIST files of Debian's package
@@ -68,20 +68,20 @@ clean:
 A ?= HEAD
 B ?=
 compare: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m activation_study.compare $(A) $(B)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m activation_study.results.compare $(A) $(B)
 
 # Dry run: stages and training compute of a parameter file (`make plan PARAMS=presets/paper.yaml`).
 PARAMS ?= params.yaml
 plan: setup
-	$(BIN)/python -m activation_study.plan $(PARAMS)
+	$(BIN)/python -m activation_study.pipeline.plan $(PARAMS)
 
 # The paper's full grid (presets/paper.yaml), the grid with every activation
 # (presets/extended.yaml), and every activation on the default data (presets/activations.yaml):
 # run them on a branch, they replace params.yaml. The plan is printed first; the run starts
 # after 10 seconds (Ctrl-C to stop).
 paper extended activations fmnist: setup
-	$(BIN)/python -m activation_study.plan presets/$@.yaml
+	$(BIN)/python -m activation_study.pipeline.plan presets/$@.yaml
 	sleep 10
 	cp presets/$@.yaml params.yaml
-	$(BIN)/python -m activation_study.recover
+	$(BIN)/python -m activation_study.pipeline.recover
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(REPRO)

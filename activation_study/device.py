@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from activation_study.param_choices import ParamError
+from activation_study.errors import ParamError
 
 
 def resolve_device(name: str) -> torch.device:

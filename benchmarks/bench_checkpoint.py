@@ -1,7 +1,7 @@
 """Cost of resume checkpoints: training with ``train.checkpoint_every = k`` against training
 without checkpoints, in the same run.
 
-Both sides are ``activation_study.engine.train_batched`` on the same configuration and
+Both sides are ``activation_study.training.engine.train_batched`` on the same configuration and
 split (synthetic uint8 images of MNIST's shape, or CIFAR-10's with ``--input-dim 3072``):
 the baseline has no checkpoint; each other side saves the whole training state (parameters,
 Adam moments, initial, best and snapshot parameters, shuffle generators, history) every k
@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from activation_study.checkpoints import Checkpoint
-from activation_study.engine import TrainSettings, train_batched
-from activation_study.model import ModelSpec
+from activation_study.network.model import ModelSpec
+from activation_study.training.checkpoints import Checkpoint
+from activation_study.training.engine import TrainSettings, train_batched
 
 
 def synthetic_split(n_train: int, dim: int, seed: int = 0) -> dict:

@@ -21,8 +21,8 @@ import time
 import numpy as np
 import torch
 
+from activation_study.analysis.layer_classifiers import BinnedKDE, ExactKDE, layer_accuracies
 from activation_study.io import write_json
-from activation_study.layer_classifiers import BinnedKDE, ExactKDE, layer_accuracies
 
 SYSTEMS = ("discrete", "continuous", "combined")
 

@@ -7,7 +7,7 @@ and at initialisation, and keep each seed's best-validation parameters.
 
   (a) baseline: for each seed in turn, a ``torch.nn.Sequential`` MLP fed by a
       ``DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)`` over float tensors;
-  (b) engine:   ``activation_study.engine.train_batched`` (all seeds as one stacked model).
+  (b) engine:   ``activation_study.training.engine.train_batched`` (all seeds as one stacked model).
 
 Throughput = seeds x epochs x training samples / wall seconds of one whole run (data to the
 device, model construction, training, evaluation). Warm-up: one untimed 1-epoch run of each
@@ -37,10 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from activation_study.activations import get_activation
+from activation_study.activations._definition import get_activation
 from activation_study.device import resolve_device
-from activation_study.engine import TrainSettings, train_batched
-from activation_study.model import BN_EPS, BN_MOMENTUM, ModelSpec, init_std, seed_generators
+from activation_study.network.model import BN_EPS, BN_MOMENTUM, ModelSpec, init_std, seed_generators
+from activation_study.training.engine import TrainSettings, train_batched
 
 BATCH_SIZE = 64
 LR = 1e-3

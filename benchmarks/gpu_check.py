@@ -21,7 +21,7 @@ minutes on one GPU (the sizes below are chosen to stay under 8). Sections:
 4. **fmnist**: Fashion-MNIST 6x100 ReLU x 3 seeds, 20 epochs, the full engine (evaluation
    included), validation accuracy per epoch. The published files (Debian's
    ``dataset-fashion-mnist`` puts them in /usr/share/datasets/fashion-mnist) from ``--fmnist``.
-5. **projection**: the wall time of a plan's training (``python -m activation_study.plan
+5. **projection**: the wall time of a plan's training (``python -m activation_study.pipeline.plan
    presets/paper.yaml --json FILE``): per configuration, its train and tune stacks' steps
    and evaluation passes at step and evaluation times fitted to section 1's measurements,
    for 1 process and for the best concurrency of section 3, beside a 30-minute goal.
@@ -48,21 +48,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_training, besi
 
 from bench_training import BATCH_SIZE, build_sequential, device_name  # noqa: E402
 
+from activation_study.analysis.layer_classifiers import BinnedKDE  # noqa: E402
 from activation_study.data.readers import read_idx_pair  # noqa: E402
 from activation_study.device import resolve_device  # noqa: E402
-from activation_study.engine import (  # noqa: E402
+from activation_study.network.model import ModelSpec, build_model  # noqa: E402
+from activation_study.network.stored import load_models, read_models  # noqa: E402
+from activation_study.training.engine import (  # noqa: E402
     PARTS,
     TrainSettings,
     _optimiser,
     evaluate,
-    load_models,
-    read_models,
     to_device,
     train_batched,
 )
-from activation_study.layer_classifiers import BinnedKDE  # noqa: E402
-from activation_study.model import ModelSpec, build_model  # noqa: E402
-from activation_study.train_step import CounterEpoch, EagerEpoch, GraphedEpoch  # noqa: E402
+from activation_study.training.train_step import CounterEpoch, EagerEpoch, GraphedEpoch  # noqa: E402
 
 GOAL_SECONDS = 30 * 60
 SEARCH_RATES = [1e-2, 3.16e-3, 1e-3, 3.16e-4, 1e-4, 3.16e-5, 1e-5]  # 7 rates x 3 seeds = 21
@@ -478,7 +477,8 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{p['best_s'] / 60:.1f} min; goal {GOAL_SECONDS / 60:.0f} min "
                   f"({'met' if p['best_s'] <= GOAL_SECONDS else 'not met'})."]
     else:
-        lines.append("no plan (pass --plan FILE from python -m activation_study.plan --json)")
+        lines.append("no plan (pass --plan FILE from "
+                     "python -m activation_study.pipeline.plan --json)")
     return "\n".join(lines) + "\n"
 
 
@@ -488,7 +488,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU, in seconds")
     p.add_argument("--device", default=None, help="default: cuda, or cpu with --smoke")
     p.add_argument("--plan", type=Path, default=None,
-                   help="plan JSON (python -m activation_study.plan presets/paper.yaml --json F);"
+                   help="plan JSON (python -m activation_study.pipeline.plan presets/paper.yaml "
+                        "--json F);"
                         " default: computed from presets/paper.yaml where pydantic imports")
     p.add_argument("--fmnist", type=Path, default=Path("/usr/share/datasets/fashion-mnist"),
                    help="folder of the four published Fashion-MNIST files")
@@ -507,8 +508,8 @@ def load_plan(path: Path | None) -> dict[str, Any] | None:
     if path is not None:
         return json.loads(path.read_text())
     try:
-        from activation_study.params import load_params
-        from activation_study.plan import plan
+        from activation_study.params.validated import load_params
+        from activation_study.pipeline.plan import plan
     except ImportError as error:  # pydantic missing on a bare GPU machine
         print(f"  no plan: {error}; pass --plan", flush=True)
         return None

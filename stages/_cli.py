@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from activation_study.configuration import command_line_id, grid_configs, stage_name
-from activation_study.data import DataError
+from activation_study.errors import DataError, ParamError
 from activation_study.io import write_json
-from activation_study.params import ParamError, load_params, validate_grid, validate_plots
+from activation_study.params.reader import grid, load_params, plotted_configs
 
 ERRORS = (ParamError, DataError)
 
@@ -63,12 +63,12 @@ def require_grid_config(cid: str, argument: str, plotted: bool = False) -> str:
     """``cid`` if it is a configuration of params.yaml's grid (and, ``plotted``, one of
     plots.configs); else ParamError (exit 2) naming the argument and the grid."""
     params = load_params()
-    grid = validate_grid(params)
-    if cid not in {c["id"] for c in grid_configs(grid)}:
-        axes = "; ".join(f"{axis} {values}" for axis, values in grid.items())
+    axes = grid(params)
+    if cid not in {c["id"] for c in grid_configs(axes)}:
+        described = "; ".join(f"{axis} {values}" for axis, values in axes.items())
         raise ParamError(f"{argument} {cid!r} is not a configuration of the grid in params.yaml "
-                         f"({axes})")
-    configs = validate_plots(params, grid)["configs"]
+                         f"({described})")
+    configs = plotted_configs(params)
     if plotted and cid not in configs:
         raise ParamError(f"{argument} {cid!r} is not one of plots.configs in params.yaml "
                          f"({', '.join(configs) or 'none'})")

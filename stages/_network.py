@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from activation_study.configuration import config_id
-from activation_study.data.split import load_split
-from activation_study.params import activation_shape
+from activation_study.data.arrays import load_split
+from activation_study.params.reader import activation_shape
 from stages._cli import require_grid_config
 
 if TYPE_CHECKING:
-    from activation_study.engine import Split
-    from activation_study.model import ModelSpec
+    from activation_study.data.arrays import Split
+    from activation_study.network.model import ModelSpec
 
 
 def network_arguments(description: str | None) -> argparse.Namespace:
@@ -35,9 +35,9 @@ def network_arguments(description: str | None) -> argparse.Namespace:
 
 
 def network_and_split(args: argparse.Namespace, params: dict) -> tuple[ModelSpec, Split]:
-    """The model spec of ``network_arguments`` and its dataset's split (``load_params`` has
+    """The model spec of ``network_arguments`` and its dataset's split (the validate stage has
     checked the batch size against the split's training samples)."""
-    from activation_study.model import ModelSpec  # torch: not on tune's fixed-rate path
+    from activation_study.network.model import ModelSpec  # torch: not on tune's fixed-rate path
 
     split = load_split(Path("data/split") / args.dataset)
     spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,

@@ -20,16 +20,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activation_study.activations import get_activation
+from activation_study.activations._definition import get_activation
+from activation_study.analysis.extraction import load_extraction
+from activation_study.analysis.layer_classifiers import SYSTEMS, layer_accuracies
 from activation_study.device import (
     resolve_device,
     use_cpu_threads,
     use_deterministic_algorithms,
 )
-from activation_study.extraction import load_extraction
 from activation_study.io import write_json
-from activation_study.layer_classifiers import SYSTEMS, layer_accuracies
-from activation_study.params import get, load_params, validate_classify
+from activation_study.params.reader import get, group, load_params
 from activation_study.stats import seed_scalars
 from stages._cli import config_argument, run
 
@@ -99,7 +99,7 @@ def classify_state(extraction: dict, state: str, systems: tuple[str, ...],
 def main() -> None:
     config = config_argument(__doc__)
     params = load_params()
-    settings = validate_classify(params)
+    settings = group(params, "classify")
     use_cpu_threads(get(params, "train.cpu_threads"))
     device = resolve_device(get(params, "train.device"))
     if device.type == "cuda":  # index_add_ of the binned KDE: sorted, not atomic

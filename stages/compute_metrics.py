@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from activation_study.activations import get_activation, prelu
+from activation_study.activations._definition import get_activation
+from activation_study.analysis.extraction import FLOW_KEYS, load_extraction
+from activation_study.analysis.node_metrics import epochs_to_target, layer_summary
 from activation_study.device import use_cpu_threads
-from activation_study.extraction import FLOW_KEYS, load_extraction
 from activation_study.io import atomic_path, write_json
-from activation_study.node_metrics import epochs_to_target, layer_summary
-from activation_study.params import get, load_params, validate_analysis
+from activation_study.params.reader import get, group, load_params
 from activation_study.stats import seed_scalars, summary
 from stages._cli import config_argument, run
 
@@ -37,7 +37,7 @@ def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
         if slopes is None:
             return lambda z: act.fn(torch.from_numpy(z)).numpy()
         slope = torch.from_numpy(slopes[layer])[:, None, :]
-        return lambda z: prelu(torch.from_numpy(z), slope).numpy()
+        return lambda z: act.apply(torch.from_numpy(z), slope).numpy()
 
     layers = [layer_summary(np.asarray(pre[layer], dtype=np.float32), labels,
                             spec["num_classes"], fn_of(layer), act.on_threshold, *act.band,
@@ -60,7 +60,7 @@ def main() -> None:
     config = config_argument(__doc__)
     params = load_params()
     use_cpu_threads(get(params, "train.cpu_threads"))
-    target = validate_analysis(params)["accuracy_target"]
+    target = group(params, "analysis")["accuracy_target"]
     extraction = load_extraction(Path("data/extract_activations") / config)
 
     history = pd.read_csv(Path("data/train") / config / "history.csv")

@@ -1,25 +1,25 @@
 """Stage extract_activations@CONFIG: pre-activations of every hidden node, every model state.
 
 Reads data/train/<config>/models.pt and data/split/<dataset>/; writes
-data/extract_activations/<config>/ (format: activation_study.extraction and the README).
+data/extract_activations/<config>/ (format: activation_study.analysis.extraction and the README).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from activation_study.data.split import load_split
+from activation_study.analysis.extraction import extract_config
+from activation_study.data.arrays import load_split
 from activation_study.device import use_cpu_threads
-from activation_study.engine import read_models
-from activation_study.extraction import extract_config
-from activation_study.params import get, load_params, validate_extract
+from activation_study.network.stored import read_models
+from activation_study.params.reader import get, group, load_params
 from stages._cli import config_argument, run
 
 
 def main() -> None:
     config = config_argument(__doc__)
     params = load_params()
-    settings = validate_extract(params)
+    settings = group(params, "extract")
     use_cpu_threads(get(params, "train.cpu_threads"))
     checkpoint = read_models(Path("data/train") / config / "models.pt")
     split = load_split(Path("data/split") / config.split("-")[0])

@@ -16,11 +16,13 @@ from typing import Any
 import pandas as pd
 
 from activation_study.configuration import FIELDS, grid_configs, stage_name
+from activation_study.errors import ParamError
+from activation_study.figures.curves import CURVE_COLUMNS, DPI, write_figures
+from activation_study.figures.sparsity import STATES, sparsity_dead_bars
 from activation_study.io import atomic_path, read_json
-from activation_study.params import ParamError, load_params, validate_grid
-from activation_study.plotting import CURVE_COLUMNS, DPI, write_figures
-from activation_study.sparsity_figures import STATES, sparsity_dead_bars
-from activation_study.study_tables import layer_table, read_metrics
+from activation_study.params.reader import grid as read_grid
+from activation_study.params.reader import load_params
+from activation_study.results.tables import layer_table, read_metrics
 from stages._cli import run
 
 CURVES = Path("plots/train")
@@ -58,7 +60,7 @@ def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFra
 
 
 def main() -> None:
-    grid = validate_grid(load_params())
+    grid = read_grid(load_params())
     configs = grid_configs(grid)
     curves, results = read_inputs(configs)
     layers = layer_table(configs, {c["id"]: read_metrics("compute_metrics", c)

@@ -6,7 +6,7 @@ histograms). Writes plots/plot_activations/<config>/ as one folder: histograms_i
 histograms_best.png (Fig. 4.1/4.2, 4.6/4.7), class_medians.png and class_medians_pre.png
 (Fig. 4.3-4.5, 4.8-4.10), node_activity.png (Fig. 5.1), class_activity_heatmap.png (Fig. 5.6)
 and activation_probability_sorted.png (seed 004, Fig. 2-4); for PReLU also prelu_slopes.png.
-The figures themselves are ``activation_study.network_figures``.
+The figures themselves are ``activation_study.figures.network``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from activation_study.activations import REGISTRY, get_activation
+from activation_study.activations._definition import get_activation
 from activation_study.configuration import stage_name
-from activation_study.figure_style import DPI, activation_colour, save_png
-from activation_study.io import atomic_path, read_json
-from activation_study.network_figures import (
+from activation_study.errors import ParamError
+from activation_study.figures.network import (
     STATE_LABEL,
     STATES,
     activation_probability_figure,
@@ -32,7 +31,9 @@ from activation_study.network_figures import (
     node_activity_figure,
     slopes_figure,
 )
-from activation_study.params import ParamError, load_params, validate_grid, validate_plots
+from activation_study.figures.style import DPI, activation_colour, save_png
+from activation_study.io import atomic_path, read_json
+from activation_study.params.reader import get, load_params, require
 from stages._cli import config_argument, run
 
 EXTRACTIONS = Path("data/extract_activations")
@@ -68,9 +69,10 @@ def _check_inputs(extraction_dir: Path, metrics_dir: Path) -> dict:
     if absent:
         raise ParamError(f"{extraction_dir / 'meta.json'}: no state {', '.join(absent)}; "
                          f"rerun `dvc repro {extract}`")
-    if meta["spec"]["activation"] not in REGISTRY:
-        raise ParamError(f"{extraction_dir / 'meta.json'}: unknown activation "
-                         f"{meta['spec']['activation']!r}; known: {', '.join(REGISTRY)}")
+    try:
+        get_activation(meta["spec"]["activation"])
+    except KeyError as exc:
+        raise ParamError(f"{extraction_dir / 'meta.json'}: {exc.args[0]}") from None
     return meta
 
 
@@ -143,7 +145,7 @@ def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
     rows["untrained,\ntraining set"] = (metric("initial", "train", "activity"),
                                         metric("initial", "train", "dead"))
     save(node_activity_figure(
-        rows, activation_colour(activation),
+        rows, activation_colour(activation, [activation]),
         f"{network}\nnode activity: % of samples with {activation}(z) > {threshold:g}"),
         "node_activity.png")
 
@@ -163,10 +165,14 @@ def write_config_figures(extraction_dir: Path, metrics_dir: Path, out_dir: Path,
 def main() -> None:
     config = config_argument(__doc__, plotted=True)
     params = load_params()
-    plots = validate_plots(params, validate_grid(params))
+    seed_index, hist_nodes = get(params, "plots.seed_index"), get(params, "plots.hist_nodes")
+    require(isinstance(seed_index, int) and seed_index >= 0, "plots.seed_index", seed_index,
+            "an index into train.seeds")
+    require(isinstance(hist_nodes, int) and hist_nodes >= 1, "plots.hist_nodes", hist_nodes,
+            "an integer >= 1")
     with atomic_path(OUTPUT / config) as folder:
         written = write_config_figures(EXTRACTIONS / config, NODE_METRICS / config, folder,
-                                       plots["seed_index"], plots["hist_nodes"])
+                                       seed_index, hist_nodes)
     for path in written:
         print(OUTPUT / config / path.name)
 

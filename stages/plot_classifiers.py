@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activation_study.classifier_plots import write_classifier_figures
 from activation_study.configuration import grid_configs, stage_name
-from activation_study.headline import detail_path
+from activation_study.errors import ParamError
+from activation_study.figures.classifiers import write_classifier_figures
 from activation_study.io import atomic_path, read_json
-from activation_study.params import ParamError, load_params, validate_grid, validate_plots
-from activation_study.study_tables import accuracy_table
+from activation_study.params.reader import grid, load_params, plotted_configs
+from activation_study.results.headline import detail_path
+from activation_study.results.tables import accuracy_table
 from stages._cli import run
 
 OUTPUT = Path("plots/plot_classifiers")
@@ -24,9 +25,8 @@ OUTPUT = Path("plots/plot_classifiers")
 
 def main() -> None:
     params = load_params()
-    grid = validate_grid(params)
-    epoch_configs = validate_plots(params, grid)["configs"]
-    configs = grid_configs(grid)
+    epoch_configs = plotted_configs(params)
+    configs = grid_configs(grid(params))
     paths = {c["id"]: detail_path("classify_layers", c["id"]) for c in configs}
     missing = [f"{path} is missing: run `dvc repro {stage_name('classify_layers', cid)}`"
                for cid, path in paths.items() if not path.is_file()]

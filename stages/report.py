@@ -16,16 +16,11 @@ from typing import Any
 
 from activation_study.configuration import grid_configs
 from activation_study.io import read_json, write_atomic
-from activation_study.params import (
-    get,
-    load_params,
-    validate_classify,
-    validate_grid,
-    validate_plots,
-)
-from activation_study.study_report.common import StudyInputs, candidate_figures, validate_report
-from activation_study.study_report.render import render_report
-from activation_study.study_tables import read_metrics
+from activation_study.params.reader import get, load_params, plotted_configs
+from activation_study.params.reader import grid as read_grid
+from activation_study.results.report.common import StudyInputs, candidate_figures
+from activation_study.results.report.render import render_report
+from activation_study.results.tables import read_metrics
 from stages._cli import TIMING_DIR, run
 
 OUTPUT = Path("reports/study.md")
@@ -50,9 +45,9 @@ def read_timings(folder: Path = TIMING_DIR) -> list[dict]:
 
 def load_inputs(params: dict[str, Any]) -> StudyInputs:
     """Everything the report reads, from the working directory (the repository root)."""
-    grid = validate_grid(params)
+    grid = read_grid(params)
     configs = grid_configs(grid)
-    figures = candidate_figures(configs, validate_plots(params, grid)["configs"])
+    figures = candidate_figures(configs, plotted_configs(params))
     return StudyInputs(
         grid=grid,
         configs=configs,
@@ -62,8 +57,8 @@ def load_inputs(params: dict[str, Any]) -> StudyInputs:
         splits={d: read_metrics("split", {"id": d}) for d in grid["datasets"]},
         recipe={key: get(params, f"train.{key}") for key in ("epochs", "batch_size",
                                                              "lr_decay")},
-        tolerance=validate_report(params)["tolerance"],
-        classifier_tolerance=validate_classify(params)["tolerance"],
+        tolerance=get(params, "report.tolerance"),
+        classifier_tolerance=get(params, "classify.tolerance"),
         tune={c["id"]: read_json(TUNE / f"{c['id']}.json") for c in configs
               if (TUNE / f"{c['id']}.json").is_file()},
         timings=read_timings(),

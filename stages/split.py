@@ -8,14 +8,14 @@ from pathlib import Path
 from activation_study.data.split import save_split, split_dataset, split_summary
 from activation_study.data.store import load_download
 from activation_study.io import write_json
-from activation_study.params import data_params, dataset_name, load_params
+from activation_study.params.reader import data_params, load_params
 from stages._cli import run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True)
-    name = dataset_name(parser.parse_args().dataset)
+    name = parser.parse_args().dataset
     dataset = load_download(Path("data/download") / name)
     split = split_dataset(dataset, data_params(load_params()))
     save_split(Path("data/split") / name, split)

@@ -2,7 +2,8 @@
 
 Reads metrics/<stage>/<id>.json of tune, train, compute_metrics and classify_layers and the
 learning curves plots/train/<id>.csv of every configuration of the grid. Writes
-metrics/summarize/headline.json, the only declared DVC metrics (``activation_study.headline``:
+metrics/summarize/headline.json, the only declared DVC metrics
+(``activation_study.results.headline``:
 a few numbers per configuration), metrics/summarize/study.json (accuracy per configuration;
 per-layer sparsity and dead-node percentages, untrained and trained; per-layer accuracy of the
 layer classifiers of the kept model) and metrics/summarize/tables.md, the same shaped like
@@ -20,10 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from activation_study.configuration import grid_configs
-from activation_study.headline import HEADLINE, STAGES, config_headline
+from activation_study.errors import ParamError
 from activation_study.io import write_atomic, write_csv, write_json
-from activation_study.params import ParamError, load_params, validate_classify, validate_grid
-from activation_study.study_tables import (
+from activation_study.params.reader import get, load_params
+from activation_study.params.reader import grid as read_grid
+from activation_study.results.headline import HEADLINE, STAGES, config_headline
+from activation_study.results.tables import (
     STATES,
     accuracy_table,
     classifier_markdown,
@@ -90,11 +93,11 @@ def read_curves(config: dict) -> pd.DataFrame:
 
 def main() -> None:
     params = load_params()
-    grid = validate_grid(params)
+    grid = read_grid(params)
     configs = grid_configs(grid)
     study: dict = {"grid": grid, "configs": {}, "sparsity": {}, "dead_nodes": {},
                    "epochs_to_target": {}, "layer_classifiers": {},
-                   "classifier_tolerance": validate_classify(params)["tolerance"]}
+                   "classifier_tolerance": get(params, "classify.tolerance")}
     details = {c["id"]: {stage: read_metrics(stage, c) for stage in STAGES} for c in configs}
     curves = {c["id"]: read_curves(c) for c in configs}
     for config in configs:

@@ -15,22 +15,32 @@ from pathlib import Path
 
 from dvclive import Live
 
-from activation_study.checkpoints import stage_checkpoints
 from activation_study.device import resolve_device, use_cpu_threads
-from activation_study.engine import TrainSettings, train_batched
-from activation_study.io import atomic_path, write_csv, write_json
-from activation_study.params import load_params, validate_train
-from activation_study.train_outputs import config_metrics, learning_curves, write_run_folder
+from activation_study.errors import ParamError
+from activation_study.io import atomic_path, read_json, write_csv, write_json
+from activation_study.params.reader import load_params, train_settings
+from activation_study.training.checkpoints import stage_checkpoints
+from activation_study.training.engine import TrainSettings, train_batched
+from activation_study.training.outputs import config_metrics, learning_curves, write_run_folder
 from stages._cli import run
 from stages._network import network_and_split, network_arguments
-from stages.tune import read_chosen_rate
+
+TUNE_DIR = Path("data/tune")
+
+
+def read_chosen_rate(config: str) -> float:
+    """The learning rate tune@CONFIG chose (data/tune/<config>/lr.json): what train trains with."""
+    path = TUNE_DIR / config / "lr.json"
+    if not path.is_file():
+        raise ParamError(f"{path} is missing: run `dvc repro` (stage tune for {config})")
+    return float(read_json(path)["lr"])
 
 
 def main() -> None:
     args = network_arguments(__doc__)
     params = load_params()
     lr = read_chosen_rate(args.id)
-    train = validate_train(params, args.activation)
+    train = train_settings(params)
     every, threads = train.pop("checkpoint_every"), train.pop("cpu_threads")
     use_cpu_threads(threads)
     settings = TrainSettings(**train, lr=lr)

@@ -1,7 +1,7 @@
 """Stage tune@CONFIG: the learning rate that train@CONFIG uses.
 
 With ``train.lr.<activation>: auto`` it runs the iterative grid search of 001 section 3.3.1
-(``activation_study.lr_search``; the ``tune`` keys of params.yaml); with a number it passes
+(``activation_study.training.lr_search``; the ``tune`` keys of params.yaml); with a number it passes
 that rate on unchanged, trains nothing, and its outputs do not depend on the ``tune`` keys,
 so editing them retrains nothing that has a fixed rate.
 
@@ -18,28 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from activation_study.io import atomic_path, read_json, write_json
-from activation_study.lr_search import COLUMNS, SearchSettings, batched_scorer, search
-from activation_study.params import (
-    ParamError,
-    learning_rate,
-    load_params,
-    validate_train,
-    validate_tune,
-)
+from activation_study.io import atomic_path, write_json
+from activation_study.params.reader import group, learning_rate, load_params, train_settings
 from activation_study.stats import seed_scalars
+from activation_study.training.lr_search import COLUMNS, SearchSettings, batched_scorer, search
 from stages._cli import run
 from stages._network import network_and_split, network_arguments
 
-TUNE_DIR = Path("data/tune")
-
-
-def read_chosen_rate(config: str) -> float:
-    """The learning rate tune@CONFIG chose (what train@CONFIG trains with)."""
-    path = TUNE_DIR / config / "lr.json"
-    if not path.is_file():
-        raise ParamError(f"{path} is missing: run `dvc repro` (stage tune for {config})")
-    return float(read_json(path)["lr"])
+TUNE_DIR = Path("data/tune")  # train reads lr.json here (stages/train.py)
 
 
 def write_outputs(config: str, lr: float, table: pd.DataFrame, metrics: dict) -> None:
@@ -62,11 +48,11 @@ def main() -> None:
         return
 
     # torch loads here: with a fixed rate this stage stays torch-free (about 1 s less)
-    from activation_study.checkpoints import stage_checkpoints
     from activation_study.device import resolve_device, use_cpu_threads
+    from activation_study.training.checkpoints import stage_checkpoints
 
-    settings = SearchSettings(**validate_tune(params))
-    train = validate_train(params, args.activation)
+    settings = SearchSettings(**group(params, "tune"))
+    train = train_settings(params)
     use_cpu_threads(train["cpu_threads"])
     spec, split = network_and_split(args, params)
     checkpoints = stage_checkpoints(

@@ -1,6 +1,6 @@
 """Stage validate: check every key of params.yaml before any data is read or model trained.
 
-``load_params`` validates the whole file (``activation_study.params_schema``); this stage adds
+``load_params`` validates the whole file (``activation_study.params.schema``); this stage adds
 the checks that need the machine: a ``train.device`` naming CUDA must name a CUDA device
 present here, and ``train.compile: true`` (CUDA graphs) needs training to land on one (torch
 is imported for these checks only).
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from activation_study.errors import ParamError
 from activation_study.io import write_atomic
-from activation_study.params import ParamError, load_params
+from activation_study.params.validated import load_params
 from stages._cli import run
 
 MARKER = Path("data/validate/params.ok")

@@ -102,13 +102,13 @@ runpy.run_path({script!r}, run_name="__main__")
 
 def test_gpu_check_smoke_runs_with_torch_alone(tmp_path):
     """``gpu_check.py --smoke``: every section runs, on a machine without DVC, pydantic or
-    mlxtend (they are blocked), from a plan written beforehand by activation_study.plan."""
+    mlxtend (they are blocked), from a plan written beforehand by activation_study.pipeline.plan."""
     import subprocess
 
     root = BENCHMARKS.parent
     env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}
     plan = tmp_path / "plan.json"
-    subprocess.run([sys.executable, "-m", "activation_study.plan",
+    subprocess.run([sys.executable, "-m", "activation_study.pipeline.plan",
                     str(root / "tests" / "tiny_params.yaml"), "--json", str(plan)],
                    cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
     script = str(BENCHMARKS / "gpu_check.py")

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from activation_study.classifier_plots import layers_figure, write_classifier_figures
-from activation_study.study_tables import accuracy_table
+from activation_study.figures.classifiers import layers_figure, write_classifier_figures
+from activation_study.results.tables import accuracy_table
 from stages.classify_layers import reaches_network, systems_for
 
 

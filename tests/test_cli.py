@@ -88,7 +88,7 @@ def test_tune_with_a_fixed_rate_does_not_import_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")}
-    assert "stages.tune" in imported or "activation_study.lr_search" in imported
+    assert "stages.tune" in imported or "activation_study.training.lr_search" in imported
     assert not {name for name in imported if name.split(".")[0] == "torch"}
     assert json.loads((tmp_path / "data/tune/digits-relu-d1-w8-bnfalse/lr.json").read_text()) == {
         "lr": 0.01, "mode": "fixed"}

@@ -7,8 +7,8 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 from scipy import stats
 
-from activation_study import compare as cmp
-from activation_study.headline import STAGES, TRAIN_QUANTITIES, config_headline, quantities
+from activation_study.results import compare as cmp
+from activation_study.results.headline import STAGES, TRAIN_QUANTITIES, config_headline, quantities
 
 SEEDS = [0, 1, 2]
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study.engine import TrainSettings, evaluate, load_models, to_device, train_batched
-from activation_study.model import ModelSpec
+from activation_study.network.model import ModelSpec
+from activation_study.network.stored import load_models
+from activation_study.training.engine import TrainSettings, evaluate, to_device, train_batched
 
 
 def toy_split(n_train=150, n_val=40, n_test=40, dim=20, seed=0):
@@ -108,7 +109,7 @@ def test_it_learns(activation, lr):
 
 def test_device_auto_and_unavailable_cuda():
     from activation_study.device import resolve_device
-    from activation_study.params import ParamError
+    from activation_study.params.validated import ParamError
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study.engine import TrainSettings, train_batched
-from activation_study.extraction import (
+from activation_study.analysis.extraction import (
     extract_config,
     extract_state,
     load_extraction,
@@ -14,8 +13,8 @@ from activation_study.extraction import (
     model_states,
     select_samples,
 )
-from activation_study.model import ModelSpec
-from activation_study.train_step import per_sample_loss
+from activation_study.network.model import ModelSpec, per_sample_loss
+from activation_study.training.engine import TrainSettings, train_batched
 
 
 def toy_split(seed=0):

@@ -3,8 +3,14 @@
 import numpy as np
 from PIL import Image
 
-from activation_study.activations import REGISTRY
-from activation_study.figure_style import MAX_PNG_BYTES, curve_colours, new_figure, save_png
+from activation_study.activations._catalogue import catalogue
+from activation_study.figures.style import (
+    MAX_PNG_BYTES,
+    activation_colour,
+    curve_colours,
+    new_figure,
+    save_png,
+)
 
 
 def test_other_activations_get_distinct_colours_the_same_in_every_figure():
@@ -12,9 +18,14 @@ def test_other_activations_get_distinct_colours_the_same_in_every_figure():
     assert colours["relu", "train"] == "tab:blue"
     assert colours["sigmoid", "validation"] == "tab:orange"
     assert len(set(map(str, colours.values()))) == len(colours) == 6
-    every = curve_colours(list(REGISTRY))
-    assert len(set(map(str, every.values()))) == len(every) == 2 * len(REGISTRY)
-    assert curve_colours(["gelu"])["gelu", "train"] == every["gelu", "train"]
+    every = curve_colours(list(catalogue()))
+    assert len(set(map(str, every.values()))) == len(every) == 2 * len(catalogue())
+    # by rank in the study's grid: a panel showing a subset keeps the study's colours, and
+    # a new activation file elsewhere in the folder changes nothing
+    grid = ["relu", "sigmoid", "tanh", "gelu", "mish"]
+    assert activation_colour("gelu", grid) == curve_colours(grid)["gelu", "train"]
+    assert curve_colours(grid) == {k: v for k, v in curve_colours(grid + ["elu"]).items()
+                                   if k[0] != "elu"}
 
 
 def test_save_png_keeps_dense_figures_small(tmp_path):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study import layer_classifiers
-from activation_study.layer_classifiers import BinnedKDE, ExactKDE, layer_accuracies
+from activation_study.analysis import layer_classifiers as layer_classifiers
+from activation_study.analysis.layer_classifiers import BinnedKDE, ExactKDE, layer_accuracies
 
 SYSTEMS = ("discrete", "continuous", "combined")
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from activation_study.engine import TrainSettings, train_batched
-from activation_study.lr_search import (
+from activation_study.network.model import ModelSpec
+from activation_study.training.engine import TrainSettings, train_batched
+from activation_study.training.lr_search import (
     SearchSettings,
     batched_scorer,
     bracket,
@@ -15,7 +16,6 @@ from activation_study.lr_search import (
     models_trained,
     search,
 )
-from activation_study.model import ModelSpec
 from tests.test_engine import toy_split
 
 PAPER_GRID = [1e-2, 1e-3, 1e-4]

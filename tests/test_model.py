@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from activation_study.activations import get_activation
-from activation_study.engine import TrainSettings, train_batched
-from activation_study.model import BatchedMLP, ModelSpec, build_model, init_std
+from activation_study.activations._definition import get_activation
+from activation_study.network.model import BatchedMLP, ModelSpec, build_model, init_std
+from activation_study.training.engine import TrainSettings, train_batched
 
 
 def reference_network(model: BatchedMLP, k: int) -> nn.Sequential:
@@ -29,7 +29,7 @@ def reference_network(model: BatchedMLP, k: int) -> nn.Sequential:
             bn.running_mean = getattr(model, f"running_mean_{layer}")[k].clone()
             bn.running_var = getattr(model, f"running_var_{layer}")[k].clone()
             layers.append(bn)
-        layers.append(Lambda(model.act))
+        layers.append(Lambda(model.activation.fn))
     out = nn.Linear(spec.width, spec.num_classes, bias=False)
     out.weight.data = model.weights[-1][k].T.clone()
     return nn.Sequential(*layers, out)

@@ -4,7 +4,7 @@ dead nodes marked, sorted activation probabilities."""
 import numpy as np
 from matplotlib.colors import to_rgba
 
-from activation_study import network_figures
+from activation_study.figures import network as network_figures
 
 
 def test_choose_nodes_skips_dead_and_starts_with_the_most_separating():

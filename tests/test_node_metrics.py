@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study.activations import get_activation
-from activation_study.node_metrics import (
+from activation_study.activations._definition import get_activation
+from activation_study.analysis.node_metrics import (
     activation_probability,
     class_median_spread,
     class_medians_stds,

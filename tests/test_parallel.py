@@ -1,4 +1,5 @@
-"""The parallel runner (`activation_study.parallel`): its parts, and real runs on 2 Dask workers.
+"""The parallel runner (`activation_study.pipeline.parallel`): its parts, and real runs on 2
+Dask workers.
 
 End to end, on the tests' tiny study (each test in its own copy of it):
 - part of the study taken back to nothing and rerun on 2 local workers, with one worker
@@ -21,14 +22,14 @@ import pytest
 import yaml
 from distributed.scheduler import KilledWorker
 
-from activation_study.dask_clusters import (
+from activation_study.pipeline.clusters import (
     SlurmOptions,
     StageResources,
     local_resources,
     slurm_cluster,
 )
-from activation_study.parallel import Outcome, StageFailed, _failure, parse_args
-from activation_study.pipeline_plan import Plan
+from activation_study.pipeline.dag import Plan
+from activation_study.pipeline.parallel import Outcome, StageFailed, _failure, parse_args
 from tests.test_pipeline_e2e import (
     BIN,
     read_params,
@@ -38,7 +39,7 @@ from tests.test_pipeline_e2e import (
 )
 from tests.test_pipeline_kill import lock_without_timed, result_files
 
-RUNNER = [sys.executable, "-m", "activation_study.parallel"]
+RUNNER = [sys.executable, "-m", "activation_study.pipeline.parallel"]
 
 
 def runner(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -111,7 +112,8 @@ def test_a_guarded_stage_dies_with_the_process_that_started_it(tmp_path):
             "time.sleep(60)"
     worker = subprocess.Popen([sys.executable, "-c", (
         "import os, subprocess, sys; subprocess.call([sys.executable, '-m', "
-        f"'activation_study.stage_guard', str(os.getpid()), sys.executable, '-c', {stage!r}])")])
+        "'activation_study.pipeline.stage_guard', str(os.getpid()), sys.executable, "
+        f"'-c', {stage!r}])")])
     deadline = time.monotonic() + 30
     while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -170,7 +172,8 @@ def test_two_workers_one_killed_mid_training_equal_the_sequential_run(baseline, 
         training = stage_processes(proc.pid, "stages.train")
         time.sleep(0.05)
     assert training, "no training stage started"
-    guard = next(p for p in training[0].parents() if "activation_study.stage_guard" in p.cmdline())
+    guard = next(p for p in training[0].parents()
+                 if "activation_study.pipeline.stage_guard" in p.cmdline())
     guard.parent().kill()  # the Dask worker running this training
     psutil.wait_procs(training[:1], timeout=10)
     assert not training[0].is_running(), "the stage outlived its worker"

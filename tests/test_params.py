@@ -17,11 +17,12 @@ import pytest
 import yaml
 from sklearn.datasets import load_digits
 
-from activation_study.activation_names import ACTIVATIONS
+from activation_study.activations._catalogue import catalogue
 from activation_study.configuration import grid_configs
-from activation_study.data.sources import Dataset
 from activation_study.data.split import split_dataset
-from activation_study.params import (
+from activation_study.data.store import Dataset
+from activation_study.params.schema import check, training_samples
+from activation_study.params.validated import (
     ParamError,
     activation_shape,
     data_params,
@@ -35,7 +36,6 @@ from activation_study.params import (
     validate_train,
     validate_tune,
 )
-from activation_study.params_schema import check, training_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
@@ -91,7 +91,7 @@ PROBES: list[Probe] = [
     probe("grid.depths", [100], "distinct integers in [1, 64]"),
     probe("grid.widths", [20000], "distinct integers in [1, 16384]"),
     probe("grid.datasets", ["imagenet"], "distinct names from mnist, fashion_mnist"),
-    probe("grid.activations", ["swish"], "distinct names from relu, sigmoid"),
+    probe("grid.activations", ["swish"], "distinct names from elu, gelu"),
     probe("grid.batchnorm", ["yes"], "distinct true/false"),
     probe("data.validation_size", 5, "an integer in [100, 59999]"),
     Probe({"grid.datasets": ["mnist", "cifar10"], "data.validation_size": 55000,
@@ -203,14 +203,14 @@ def test_presets_have_every_key_of_params_yaml(path):
     assert set(params) == set(BASE)
     for group in BASE:
         assert set(params[group]) == set(BASE[group]), group
-    assert set(params["train"]["lr"]) == set(BASE["train"]["lr"]) == set(ACTIVATIONS)
+    assert set(params["train"]["lr"]) == set(BASE["train"]["lr"]) == set(catalogue())
 
 
 def test_values_are_read():
-    assert {name: activation_shape(TINY, name) for name in ACTIVATIONS} == {
+    assert {name: activation_shape(TINY, name) for name in catalogue()} == {
         "relu": None, "sigmoid": None, "tanh": None, "leaky_relu": 0.01,
         "rescaled_sigmoid": None, "leaky_tanh": 0.25, "prelu": 0.25, "elu": None, "gelu": None,
-        "silu": None}
+        "silu": None, "mish": None}
     assert validate_train(TINY, "relu") == {
         "seeds": [0, 1], "epochs": 2, "batch_size": 64, "lr_decay": 0.99,
         "snapshot_epochs": [1], "device": "cpu", "checkpoint_every": 5,
@@ -242,7 +242,7 @@ def test_training_samples_of_a_shipped_set_are_those_of_the_real_split(fraction)
     """The batch-size rule counts training samples without the data, as split.py cuts them."""
     digits = load_digits()
     dataset = Dataset("digits", "sklearn", {"all": (digits.images.astype("uint8"),
-                                                    digits.target)})
+                                                    digits.target)}, list("0123456789"))
     rest = (1 - fraction) / 2
     params = edited(TINY, {"data.shipped_fractions": {"train": fraction, "validation": rest,
                                                       "test": 1 - fraction - rest}})
@@ -295,7 +295,7 @@ def test_graphs_need_a_cuda_device(tmp_path):
 
 
 def test_cheap_stages_do_not_import_torch():
-    code = ("import sys; import activation_study.params, stages.validate, stages.split, "
+    code = ("import sys; import activation_study.params.validated, stages.validate, stages.split, "
             "stages.summarize, stages.report; print('torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from activation_study.activations import REGISTRY
+from activation_study.activations._catalogue import catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -187,7 +187,7 @@ def test_learning_rate_edit_reruns_only_its_stages(project):
     assert len(changed) <= 4 * 8 + 2 * (1 + 2)  # 8 + depth headline numbers a configuration
 
     # compare: the same change, each side's mean ± s.e. over seeds and a noise verdict
-    text = sh("python", "-m", "activation_study.compare", "--md", cwd=project).stdout
+    text = sh("python", "-m", "activation_study.results.compare", "--md", cwd=project).stdout
     assert text.startswith("## Results: A = HEAD")
     assert "| digits-sigmoid-d1-w8-bnfalse" in text and "digits-relu" not in text
     assert "learning rate" in text and "× 3" in text  # 0.01 -> 0.03
@@ -307,7 +307,7 @@ def test_auto_learning_rate_is_searched_and_tuning_edits_retrain_only_searched(p
 
 def test_every_activation_runs_every_stage(tmp_path):
     """Each registered function through training, extraction, analyses and figures."""
-    names = list(REGISTRY)
+    names = list(catalogue())
     ids = [f"digits-{name}-d1-w8-bnfalse" for name in names]
     params = tiny_params()
     params["grid"].update(activations=names, depths=[1], batchnorm=[False])

@@ -4,7 +4,7 @@ where an uninterrupted `dvc repro` ends.
 Each kill takes down the whole process group (DVC and the stage it runs), as a preempted
 cluster job or a closed terminal does, a random delay after a chosen stage started. The kills
 are spread over the learning-rate search, training, the analysis stages and the summary. Then, as
-`make run` does, `python -m activation_study.recover` (DVC writes dvc.lock in place: a kill
+`make run` does, `python -m activation_study.pipeline.recover` (DVC writes dvc.lock in place: a kill
 during that write truncates it) and `dvc repro` to the end. Afterwards: `dvc status` is
 clean, every metric, plot table and figure is byte for byte the uninterrupted run's,
 `dvc.lock` is the same (but for the report's hash: it holds wall times), and no temporary
@@ -94,7 +94,7 @@ def test_repro_killed_at_random_moments_ends_as_an_uninterrupted_run(tmp_path):
               if repro_until_killed(project, stage, delay)]
     assert len(landed) >= 5, f"only {landed} of {kills} kills landed"
     # what `make run` does: repair DVC's own files if a kill truncated one, then repro
-    recovered = sh("python", "-m", "activation_study.recover", cwd=project).stdout
+    recovered = sh("python", "-m", "activation_study.pipeline.recover", cwd=project).stdout
     sh("dvc", "repro", cwd=project)
 
     assert sh("dvc", "status", "--json", cwd=project).stdout.strip() == "{}"

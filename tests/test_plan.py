@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from activation_study.activations import REGISTRY
-from activation_study.params import activation_shape, load_params, validate_grid, validate_train
-from activation_study.plan import config_compute, main, plan, split_sizes
+from activation_study.activations._catalogue import catalogue
+from activation_study.params.validated import (
+    activation_shape,
+    load_params,
+    validate_grid,
+    validate_train,
+)
+from activation_study.pipeline.plan import config_compute, main, plan, split_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC = Path(sys.executable).parent / "dvc"
@@ -51,8 +56,8 @@ def test_compute_of_one_configuration_by_hand():
     assert searched["model_steps"] == result["model_steps"] + searched["tune_model_steps"]
 
 
-@pytest.mark.parametrize("preset,configs", [("paper", 96), ("extended", 480),
-                                            ("activations", 10)])
+@pytest.mark.parametrize("preset,configs", [("paper", 96), ("extended", 528),
+                                            ("activations", 11)])
 def test_presets_validate_and_plan(preset, configs, capsys):
     path = ROOT / "presets" / f"{preset}.yaml"
     params = load_params(path)
@@ -66,4 +71,4 @@ def test_presets_validate_and_plan(preset, configs, capsys):
     assert result["stages"]["tune"] == configs and result["tune_flops"] > 0  # rates searched
     assert f"{configs} configurations" in capsys.readouterr().out
     if preset != "paper":
-        assert set(validate_grid(params)["activations"]) == set(REGISTRY)
+        assert set(validate_grid(params)["activations"]) == set(catalogue())

@@ -15,8 +15,8 @@ import torch
 import yaml
 from PIL import Image
 
-from activation_study.activations import get_activation
-from activation_study.params import ParamError
+from activation_study.activations._definition import get_activation
+from activation_study.params.validated import ParamError
 from stages import plot_activations
 
 ROOT = Path(__file__).resolve().parents[1]

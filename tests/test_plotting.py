@@ -17,9 +17,9 @@ import yaml
 from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
-from activation_study import plotting
 from activation_study.configuration import config_id
-from activation_study.params import ParamError
+from activation_study.figures import curves as plotting
+from activation_study.params.validated import ParamError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")

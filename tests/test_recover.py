@@ -1,4 +1,4 @@
-"""activation_study.recover: DVC files a kill left truncated are removed, intact ones kept,
+"""activation_study.pipeline.recover: DVC files a kill left truncated are removed, intact ones kept,
 and nothing is touched while a DVC command holds the repository."""
 
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import pytest
 from dvc.lock import make_lock
 
-from activation_study.recover import recover
+from activation_study.pipeline.recover import recover
 
 LOCK = """schema: '2.0'
 stages:
@@ -80,7 +80,8 @@ def test_refuses_while_dvc_holds_the_repository(repo):
     held = make_lock(str(repo / ".dvc/tmp/lock"), tmp_dir=str(repo / ".dvc/tmp"))
     held.lock()
     try:
-        proc = subprocess.run([sys.executable, "-m", "activation_study.recover", str(repo)],
+        proc = subprocess.run([sys.executable, "-m", "activation_study.pipeline.recover",
+                               str(repo)],
                               capture_output=True, text=True)
     finally:
         held.unlock()

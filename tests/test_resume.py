@@ -1,4 +1,4 @@
-"""Resume checkpoints (activation_study.checkpoints): an interrupted run resumed from its
+"""Resume checkpoints (activation_study.training.checkpoints): an interrupted run resumed from its
 checkpoint ends bit for bit where an uninterrupted run ends; a checkpoint made with other
 inputs is never used, a corrupt one is ignored with a warning."""
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study.checkpoints import Checkpoint, CheckpointWarning, fingerprint
-from activation_study.engine import TrainSettings, train_batched
-from activation_study.model import ModelSpec
+from activation_study.network.model import ModelSpec
+from activation_study.training.checkpoints import Checkpoint, CheckpointWarning, fingerprint
+from activation_study.training.engine import TrainSettings, train_batched
 from tests.test_engine import toy_split
 
 SPEC = ModelSpec(input_dim=20, depth=2, width=16, batchnorm=True, activation="relu")
@@ -49,7 +49,7 @@ def assert_identical(a, b):
 
 
 @pytest.mark.parametrize("scale", [None, [1.0, 0.1]])
-def test_interrupted_runs_resume_bit_for_bit(tmp_path, scale):
+def test_interrupted_runs_resume_bit_for_bit(tmp_path, scale, capsys):
     plain_log = []
     plain = train(scale=scale, logged=plain_log)
     checkpoint = Checkpoint(tmp_path / "train.pt", "same inputs", every=2)
@@ -58,7 +58,9 @@ def test_interrupted_runs_resume_bit_for_bit(tmp_path, scale):
             train(checkpoint, stop_at=stop_at, scale=scale)
         assert checkpoint.path.is_file()
     resumed_log = []
+    capsys.readouterr()
     resumed = train(checkpoint, scale=scale, logged=resumed_log)
+    assert f"resuming from epoch 4 of 7 ({checkpoint.path})" in capsys.readouterr().err
     assert_identical(plain, resumed)
     assert resumed_log == plain_log  # the callback saw every epoch, the early ones replayed
 
@@ -67,7 +69,7 @@ def test_checkpoint_of_other_inputs_is_not_used(tmp_path):
     with pytest.raises(Interrupted):
         train(Checkpoint(tmp_path / "train.pt", "inputs A", every=2), stop_at=5)
     other = Checkpoint(tmp_path / "train.pt", "inputs B", every=2)
-    with pytest.warns(CheckpointWarning, match="other parameters"):
+    with pytest.warns(CheckpointWarning, match="not used, it was made with other inputs"):
         assert other.load() is None
     logged = []
     with pytest.warns(CheckpointWarning):
@@ -87,7 +89,7 @@ def test_corrupt_checkpoint_is_ignored_with_a_warning(tmp_path, damage):
         checkpoint.path.write_bytes(b"\0" * 100)
     else:
         torch.save([1, 2, 3], checkpoint.path)
-    with pytest.warns(CheckpointWarning):
+    with pytest.warns(CheckpointWarning, match="not used"):
         assert checkpoint.load() is None
     with pytest.warns(CheckpointWarning):
         assert_identical(train(checkpoint), train())

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from activation_study.figure_style import save_png
-from activation_study.sparsity_figures import sparsity_dead_bars
+from activation_study.figures.sparsity import sparsity_dead_bars
+from activation_study.figures.style import save_png
 
 
 def layer_table(depths=(1, 2)) -> pd.DataFrame:

@@ -4,12 +4,19 @@ For each stage, the entry module its command names (``python -m stages.X``, matr
 too) is walked with ``ast``: every project module (``activation_study.*``, ``stages.*``) it
 imports, at module level or inside a function, and those modules' imports in turn. Importing
 ``a.b.c`` runs the package ``__init__.py`` files of ``a`` and ``a.b`` as well; such a file
-counts as code only if it holds more than a docstring (``activation_study/data/__init__.py``
-defines ``DataError``: it counts; ``activation_study/__init__.py`` does not). Imports under
+counts as code only if it holds more than a docstring (every package ``__init__.py`` of the
+project is a docstring only). Imports under
 ``if TYPE_CHECKING:`` never run and are skipped. A folder in ``deps`` (e.g.
 ``activation_study/study_report``) covers every module under it. Only ``import`` statements
 are seen: a project module loaded by ``importlib.import_module("...")`` would need listing
 by hand (none is today; ``data/sources.py`` loads only torchvision that way).
+
+Activation files are loaded by name (``activations/_definition.py`` imports
+``activations/<name>.py`` for the configuration's activation; ``_catalogue.py`` reads every
+file with ``ast``), so a stage that runs ``_definition`` must list its own activation's file,
+``activation_study/activations/${item.activation}.py``, when its matrix has an activation axis,
+and the whole folder otherwise (plot_activations: its matrix item is a configuration id); a
+stage that runs ``_catalogue`` lists the folder.
 
 Two checks, both on every stage:
 
@@ -34,6 +41,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("activation_study", "stages")
+ACTIVATIONS = "activation_study/activations"
+LOADER = f"{ACTIVATIONS}/_definition.py"
+CATALOGUE = f"{ACTIVATIONS}/_catalogue.py"
+OWN_ACTIVATION = f"{ACTIVATIONS}/${{item.activation}}.py"
 ENTRY = re.compile(r"\bpython\s+-m\s+(stages\.\w+)")
 
 
@@ -156,11 +167,24 @@ def test_every_stage_is_checked():
         assert module_file(entry_module(stages()[name])), name
 
 
+def activation_deps(stage: dict) -> set[str]:
+    """The activation files a stage loads by name: its own (matrix stages with an activation
+    axis) or the folder."""
+    run = modules_run_by(entry_module(stage))
+    if LOADER in run and "activation" in stage.get("matrix", {}):
+        return {OWN_ACTIVATION}
+    return {ACTIVATIONS} if LOADER in run or CATALOGUE in run else set()
+
+
+def activation_files() -> set[str]:
+    return {p.relative_to(ROOT).as_posix() for p in (ROOT / ACTIVATIONS).glob("[!_]*.py")}
+
+
 @pytest.mark.parametrize("name", STAGES)
 def test_stage_depends_on_every_module_it_runs(name):
     stage = stages()[name]
     deps = project_deps(stage)
-    missing = sorted(path for path in modules_run_by(entry_module(stage))
+    missing = sorted(path for path in modules_run_by(entry_module(stage)) | activation_deps(stage)
                      if not covered(path, deps))
     assert not missing, (
         f"stage {name!r} runs modules its dvc.yaml deps do not list; editing them would not "
@@ -172,8 +196,13 @@ def test_stage_depends_on_every_module_it_runs(name):
 def test_stage_depends_on_no_module_it_does_not_run(name):
     stage = stages()[name]
     run = modules_run_by(entry_module(stage))
+    loaded = activation_deps(stage)
+    if ACTIVATIONS in loaded:
+        run = run | activation_files() | {LOADER, CATALOGUE} & set(run)
     extra = []
     for dep in project_deps(stage):
+        if dep in loaded:
+            continue
         if (ROOT / dep).is_dir():
             extra += sorted(python_files_under(dep) - run)
         elif dep not in run:
@@ -187,7 +216,9 @@ def test_stage_depends_on_no_module_it_does_not_run(name):
 
 def test_imports_are_followed(tmp_path):
     """The walk itself: parent packages with code, relative imports, imports in functions."""
-    assert "activation_study/data/__init__.py" in modules_run_by("stages.split")
+    assert is_code(ROOT / "activation_study/errors.py")
+    assert not is_code(ROOT / "activation_study/data/__init__.py")  # a docstring only
+    assert "activation_study/data/__init__.py" not in modules_run_by("stages.split")
     assert "activation_study/__init__.py" not in modules_run_by("stages.split")
     assert "stages/_cli.py" in modules_run_by("stages.split")
     assert "stages/split.py" in modules_run_by("stages.split")
@@ -202,5 +233,5 @@ def test_imports_are_followed(tmp_path):
 
 def test_only_plot_activations_depends_on_the_network_figures():
     users = {name for name, stage in stages().items()
-             if "activation_study/network_figures.py" in stage.get("deps", [])}
+             if "activation_study/figures/network.py" in stage.get("deps", [])}
     assert users == {"plot_activations"}

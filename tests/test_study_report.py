@@ -8,9 +8,10 @@ import pytest
 import yaml
 
 from activation_study.configuration import grid_configs
-from activation_study.params import ParamError, load_params
-from activation_study.study_report.common import StudyInputs, candidate_figures, validate_report
-from activation_study.study_report.findings import (
+from activation_study.params.schema import check_group
+from activation_study.params.validated import ParamError, load_params
+from activation_study.results.report.common import StudyInputs, candidate_figures
+from activation_study.results.report.findings import (
     FINDINGS,
     batchnorm_lowers_relu_sparsity,
     continuous_rises_with_depth,
@@ -25,9 +26,9 @@ from activation_study.study_report.findings import (
     sigmoid_medians_collapse,
     verdict,
 )
-from activation_study.study_report.references import REFERENCES, differs, reference_rows
-from activation_study.study_report.render import render_report, timing_section
-from activation_study.study_tables import pm
+from activation_study.results.report.references import REFERENCES, differs, reference_rows
+from activation_study.results.report.render import render_report, timing_section
+from activation_study.results.tables import pm
 from stages.report import load_inputs, read_timings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +99,8 @@ def grid(datasets=("mnist5k",), activations=("relu", "sigmoid"), depths=(4,), wi
 
 @pytest.mark.parametrize("value", [0, 1.0, 2.5, 100])
 def test_tolerance_accepts_percentage_points(value):
-    assert validate_report({"report": {"tolerance": value}}) == {"tolerance": float(value)}
+    assert check_group({"report": {"tolerance": value}}, "report").model_dump() == {
+        "tolerance": float(value)}
 
 
 @pytest.mark.parametrize("params", [{"report": {"tolerance": -0.1}}, {"report": {"tolerance": 101}},
@@ -106,7 +108,7 @@ def test_tolerance_accepts_percentage_points(value):
                                     {"report": {"tolerance": float("nan")}}, {"report": {}}, {}])
 def test_tolerance_rejects_other_values_naming_the_key(params):
     with pytest.raises(ParamError, match="report.tolerance"):
-        validate_report(params)
+        check_group(params, "report")
 
 
 def test_a_value_differs_beyond_the_larger_of_seed_se_and_tolerance():

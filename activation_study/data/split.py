@@ -13,13 +13,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from activation_study.data.sources import Dataset
-from activation_study.data.store import load_array, save_arrays
+from activation_study.data.arrays import Split, save_arrays
+from activation_study.data.store import Dataset
 from activation_study.io import atomic_path
-from activation_study.params import DataParams, require
-
-PARTS = ("train", "validation", "test")
-Split = dict[str, tuple[np.ndarray, np.ndarray]]
+from activation_study.params.reader import DataParams, require
 
 
 def _stratified(indices: np.ndarray, labels: np.ndarray, size: float | int, seed: int):
@@ -58,13 +55,6 @@ def save_split(folder: Path, split: Split) -> None:
         tmp.mkdir()
         for part, (x, y) in split.items():
             save_arrays(tmp, {f"x_{part}": x, f"y_{part}": y})
-
-
-def load_split(folder: str | Path) -> Split:
-    """``{"train" | "validation" | "test": (x uint8 (N, D), y int64 (N,))}``."""
-    folder = Path(folder)
-    return {part: (load_array(folder, f"x_{part}"), load_array(folder, f"y_{part}"))
-            for part in PARTS}
 
 
 def split_summary(name: str, split: Split, num_classes: int) -> dict:

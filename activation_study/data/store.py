@@ -2,41 +2,37 @@
 
 One ``.npy`` file per array (``<part>_images`` uint8, ``<part>_labels`` int64; parts ``train``
 and ``test`` for official sets, ``all`` for shipped ones) and ``meta.json`` with the source,
-shapes, class names, counts and SHA-256 checksums. ``.npy`` rather than ``.npz``: its bytes
-depend only on the array (a zip archive stamps the time), so DVC hashes are reproducible.
+shapes, class names, counts and SHA-256 checksums (``arrays``: why ``.npy``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from activation_study.data import DataError
-from activation_study.data.sources import Dataset
+from activation_study.data.arrays import load_array, save_arrays
+from activation_study.errors import DataError
 from activation_study.io import atomic_path, read_json, write_json
 
 META = "meta.json"
 
 
+@dataclass
+class Dataset:
+    """A dataset as fetched: its parts (``train`` and ``test``, or ``all``) as (uint8 images,
+    int64 labels), and its class names."""
+
+    name: str
+    source: str
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (uint8 images, int64 labels)
+    classes: list[str]
+
+
 def sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-
-
-def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
-    for name, array in arrays.items():
-        np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-
-
-def load_array(folder: Path, name: str) -> np.ndarray:
-    path = folder / f"{name}.npy"
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found (run `dvc repro` to rebuild it)") from None
-    except ValueError as exc:
-        raise DataError(f"{path}: unreadable ({exc}); rebuild it with `dvc repro -f`") from None
 
 
 def save_download(folder: Path, dataset: Dataset) -> None:
@@ -75,4 +71,4 @@ def load_download(folder: Path) -> Dataset:
                 raise DataError(f"{folder / f'{part}_{kind}.npy'}: does not match the count or "
                                 f"checksum in {meta_path}; the file is corrupted")
         parts[part] = (images, labels)
-    return Dataset(meta["dataset"], meta["source"], parts)
+    return Dataset(meta["dataset"], meta["source"], parts, meta["classes"])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from activation_study.data import sources
-from activation_study.data.split import load_split
+from activation_study.data.arrays import load_split
 from activation_study.data.store import load_download
 from tests.test_pipeline_e2e import init_project, sh, tiny_params
 

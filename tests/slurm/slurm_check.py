@@ -38,7 +38,8 @@ def test_the_pipeline_on_slurm_equals_the_sequential_run(slurm, tmp_path):
     sequential = make_project(tmp_path / "sequential", small_params())
     project = init_project(tmp_path / "slurm", small_params())
     run = subprocess.run(
-        [sys.executable, "-m", "activation_study.parallel", "--slurm", "--partition", "debug",
+        [sys.executable, "-m", "activation_study.pipeline.parallel", "--slurm",
+         "--partition", "debug",
          "--cores", "1", "--gpus", "0", "--memory", "2GB", "--walltime", "00:30:00",
          "--max-jobs", "2"], cwd=project, capture_output=True, text=True, timeout=600)
     print(run.stdout[-1500:])

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from activation_study.configuration import config_id
-from activation_study.data.arrays import load_split
+from activation_study.data.arrays import load_classes, load_split
 from activation_study.params.reader import activation_shape
 from stages._cli import require_grid_config
 
@@ -39,8 +39,10 @@ def network_and_split(args: argparse.Namespace, params: dict) -> tuple[ModelSpec
     checked the batch size against the split's training samples)."""
     from activation_study.network.model import ModelSpec  # torch: not on tune's fixed-rate path
 
-    split = load_split(Path("data/split") / args.dataset)
+    folder = Path("data/split") / args.dataset
+    split = load_split(folder)
     spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,
                      batchnorm=args.batchnorm, activation=args.activation,
+                     num_classes=len(load_classes(folder)),
                      shape=activation_shape(params, args.activation))
     return spec, split

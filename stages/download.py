@@ -1,4 +1,9 @@
-"""Stage download@DATASET: fetch one dataset into the common format, data/download/<dataset>/."""
+"""Stage download@DATASET: fetch one dataset into the common format, data/download/<dataset>/.
+
+A built-in dataset comes from its source (``activation_study.data.sources``); a dataset of your
+own (a key of ``data.files``) from its NPZ file under ``datasets/``, checked
+(``activation_study.data.user_files``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from pathlib import Path
 
 from activation_study.data.sources import CLASSES, fetch
 from activation_study.data.store import save_download
-from activation_study.params.reader import data_params, load_params, require
+from activation_study.data.user_files import read_user_file
+from activation_study.params.reader import data_params, load_params, require, user_files
 from stages._cli import run
 
 
@@ -15,8 +21,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True)
     name = parser.parse_args().dataset
-    require(name in CLASSES, "grid.datasets", name, f"one of {', '.join(CLASSES)}")
-    dataset = fetch(name, data_params(load_params()).local_dir)
+    params = load_params()
+    files = user_files(params)
+    require(name in CLASSES or name in files, "grid.datasets", name,
+            f"one of {', '.join(CLASSES)} or a key of data.files")
+    if name in files:
+        entry = files[name]
+        dataset = read_user_file(name, entry["path"], entry["classes"], entry.get("sha256"))
+    else:
+        dataset = fetch(name, data_params(params).local_dir)
     save_download(Path("data/download") / name, dataset)
     counts = ", ".join(f"{part} {len(y)}" for part, (_, y) in dataset.parts.items())
     print(f"{name} from {dataset.source}: {counts}")

@@ -18,7 +18,7 @@ def main() -> None:
     name = parser.parse_args().dataset
     dataset = load_download(Path("data/download") / name)
     split = split_dataset(dataset, data_params(load_params()))
-    save_split(Path("data/split") / name, split)
+    save_split(Path("data/split") / name, split, dataset.classes)
     write_json(Path("metrics/split") / f"{name}.json",
                split_summary(name, split, len(dataset.classes)))
     print(name + ": " + ", ".join(f"{part} {len(y)}" for part, (_, y) in split.items()))

@@ -15,26 +15,25 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
 
 
-def run_validate(folder: Path, params: dict) -> subprocess.CompletedProcess:
+def run_download(folder: Path, params: dict, dataset: str) -> subprocess.CompletedProcess:
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
-    return subprocess.run([sys.executable, "-m", "stages.validate"], cwd=folder,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+    return subprocess.run([sys.executable, "-m", "stages.download", "--dataset", dataset],
+                          cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True)
 
 
 def test_a_finished_stage_logs_its_wall_time(tmp_path):
     params = yaml.safe_load(TINY_PARAMS.read_text())
-    assert run_validate(tmp_path, params).returncode == 0
-    log = json.loads((tmp_path / "logs/timing/validate/validate.json").read_text())
-    assert log["stage"] == "validate" and 0 <= log["seconds"] < 60
+    assert run_download(tmp_path, params, "digits").returncode == 0
+    log = json.loads((tmp_path / "logs/timing/download/digits.json").read_text())
+    assert log["stage"] == "download@digits" and 0 <= log["seconds"] < 60
     assert log["finished"].endswith("+00:00")
 
 
 def test_a_failed_stage_logs_nothing(tmp_path):
     params = yaml.safe_load(TINY_PARAMS.read_text())
-    params["tune"]["rounds"] = 0
-    proc = run_validate(tmp_path, params)
-    assert proc.returncode == 2 and "tune.rounds" in proc.stderr
+    proc = run_download(tmp_path, params, "imagenet")
+    assert proc.returncode == 2 and "grid.datasets" in proc.stderr
     assert not (tmp_path / "logs").exists()
 
 

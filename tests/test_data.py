@@ -199,8 +199,8 @@ def test_shipped_split_counts_stratification_no_overlap_determinism(tmp_path):
     duplicates_in_source = 1797 - len(all_rows)
     assert len(rows[0] & rows[1]) + len(rows[0] & rows[2]) + len(rows[1] & rows[2]) \
         <= duplicates_in_source
-    save_split(tmp_path / "a", split)
-    save_split(tmp_path / "b", split_dataset(sources.read_digits(), params()))
+    save_split(tmp_path / "a", split, list("0123456789"))
+    save_split(tmp_path / "b", split_dataset(sources.read_digits(), params()), list("0123456789"))
     for f in sorted((tmp_path / "a").iterdir()):
         assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes()
     loaded = load_split(tmp_path / "a")

@@ -90,7 +90,7 @@ PROBES: list[Probe] = [
     probe("grid.depths", [], "a non-empty list"),
     probe("grid.depths", [100], "distinct integers in [1, 64]"),
     probe("grid.widths", [20000], "distinct integers in [1, 16384]"),
-    probe("grid.datasets", ["imagenet"], "distinct names from mnist, fashion_mnist"),
+    probe("grid.datasets", ["imagenet"], "one of mnist, fashion_mnist"),
     probe("grid.activations", ["swish"], "distinct names from elu, gelu"),
     probe("grid.batchnorm", ["yes"], "distinct true/false"),
     probe("data.validation_size", 5, "an integer in [100, 59999]"),

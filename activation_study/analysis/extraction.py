@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from activation_study.device import resolve_device, use_deterministic_algorithms
 from activation_study.io import atomic_path, read_json, significant, write_json
-from activation_study.network.model import BatchedMLP, per_sample_loss
+from activation_study.network.model import BatchedMLP, as_inputs, per_sample_loss
 from activation_study.network.stored import load_models
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -105,7 +105,7 @@ def extract_config(checkpoint: dict, split: Split, out_folder: Path,
         use_deterministic_algorithms(device_)
     states = model_states(checkpoint)
     chosen = {part: select_samples(split[part][1], samples_per_class, seed) for part in sets}
-    data = {part: (torch.as_tensor(split[part][0][idx], device=device_).float().div_(255.0),
+    data = {part: (as_inputs(split[part][0][idx], device_),
                    torch.as_tensor(split[part][1][idx], device=device_).long())
             for part, idx in chosen.items()}
     flow: dict = {}

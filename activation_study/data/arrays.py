@@ -8,6 +8,7 @@ of the data code: editing a source or a reader reruns the data stages only.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from activation_study.errors import DataError
 
 PARTS = ("train", "validation", "test")
+CLASSES_FILE = "classes.json"
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
@@ -34,8 +36,17 @@ def load_array(folder: Path, name: str) -> np.ndarray:
 
 
 def load_split(folder: str | Path) -> Split:
-    """``{"train" | "validation" | "test": (x uint8 (N, D), y int64 (N,))}`` of a split folder
-    (``x_<part>.npy``, ``y_<part>.npy``)."""
+    """``{"train" | "validation" | "test": (x (N, D), y int64 (N,))}`` of a split folder
+    (``x_<part>.npy``, ``y_<part>.npy``); x is uint8, or float32 for a dataset of your own."""
     folder = Path(folder)
     return {part: (load_array(folder, f"x_{part}"), load_array(folder, f"y_{part}"))
             for part in PARTS}
+
+
+def load_classes(folder: str | Path) -> list[str]:
+    """The class names of a split folder (``classes.json``): the network has one output each."""
+    path = Path(folder) / CLASSES_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (run `dvc repro` to rebuild it)") from None

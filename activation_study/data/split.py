@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from activation_study.data.arrays import Split, save_arrays
-from activation_study.data.store import Dataset
-from activation_study.io import atomic_path
+from activation_study.data.arrays import CLASSES_FILE, Split, save_arrays
+from activation_study.data.store import Dataset, as_stored
+from activation_study.io import atomic_path, write_json
 from activation_study.params.reader import DataParams, require
 
 
@@ -46,13 +46,14 @@ def split_dataset(dataset: Dataset, params: DataParams) -> Split:
         parts = {"train": (images[train], labels[train]),
                  "validation": (images[validation], labels[validation]),
                  "test": dataset.parts["test"]}
-    return {part: (x.reshape(len(x), -1).astype(np.uint8), y.astype(np.int64))
+    return {part: (as_stored(x.reshape(len(x), -1)), y.astype(np.int64))
             for part, (x, y) in parts.items()}
 
 
-def save_split(folder: Path, split: Split) -> None:
+def save_split(folder: Path, split: Split, classes: list[str]) -> None:
     with atomic_path(folder) as tmp:
         tmp.mkdir()
+        write_json(tmp / CLASSES_FILE, classes)
         for part, (x, y) in split.items():
             save_arrays(tmp, {f"x_{part}": x, f"y_{part}": y})
 

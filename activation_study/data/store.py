@@ -22,17 +22,22 @@ META = "meta.json"
 
 @dataclass
 class Dataset:
-    """A dataset as fetched: its parts (``train`` and ``test``, or ``all``) as (uint8 images,
-    int64 labels), and its class names."""
+    """A dataset as fetched: its parts (``train`` and ``test``, or ``all``) as (images: uint8,
+    or float32 for a dataset of your own; int64 labels), and its class names."""
 
     name: str
     source: str
-    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (uint8 images, int64 labels)
+    parts: dict[str, tuple[np.ndarray, np.ndarray]]  # part -> (images, int64 labels)
     classes: list[str]
 
 
 def sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def as_stored(images: np.ndarray) -> np.ndarray:
+    """Images as stored: float32 where they are floats (a dataset of your own), else uint8."""
+    return images.astype(np.float32 if np.issubdtype(images.dtype, np.floating) else np.uint8)
 
 
 def save_download(folder: Path, dataset: Dataset) -> None:
@@ -52,7 +57,7 @@ def save_download(folder: Path, dataset: Dataset) -> None:
     with atomic_path(folder) as tmp:
         tmp.mkdir()
         for part, (images, labels) in dataset.parts.items():
-            save_arrays(tmp, {f"{part}_images": images.astype(np.uint8),
+            save_arrays(tmp, {f"{part}_images": as_stored(images),
                               f"{part}_labels": labels.astype(np.int64)})
         write_json(tmp / META, meta)
 

@@ -183,6 +183,13 @@ def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
                            reduction="none").view(s, b)
 
 
+def as_inputs(x: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """A split's inputs as the network reads them: uint8 pixels scaled to [0, 1], float inputs
+    (a dataset of your own) as they are; float32 on ``device``."""
+    inputs = torch.as_tensor(x, device=device).float()
+    return inputs.div_(255.0) if x.dtype == np.uint8 else inputs
+
+
 def build_model(spec: ModelSpec, seeds: list[int],
                 device: torch.device | str = "cpu") -> BatchedMLP:
     """A freshly initialised stack, model ``k`` drawn from ``seeds[k]``."""

@@ -105,6 +105,14 @@ def plotted_configs(params: dict[str, Any]) -> list[str]:
     return list(get(params, "plots.configs") or [])
 
 
+def user_files(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``data.files``: datasets of your own, name -> {path, classes, sha256}."""
+    files = get(params, "data.files")
+    require(isinstance(files, dict), "data.files", files, "a mapping: name -> {path, classes, "
+            "sha256}")
+    return files
+
+
 @dataclass(frozen=True)
 class DataParams:
     local_dir: Path | None

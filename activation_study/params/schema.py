@@ -122,8 +122,13 @@ def keyed(name: str, fields: dict[str, tuple[Any, str]]) -> type[Group]:
                            for key, (kind, what) in fields.items()})
 
 
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"  # no "-": configuration ids split on it
+DatasetName = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
 class Grid(Group):
-    datasets: distinct_list(Literal[DATASETS], f"distinct names from {', '.join(DATASETS)}")
+    datasets: distinct_list(DatasetName, f"distinct names from {', '.join(DATASETS)} or keys "
+                                         "of data.files")
     activations: distinct_list(Literal[tuple(ACTIVATIONS)],
                                f"distinct names from {', '.join(ACTIVATIONS)}")
     depths: distinct_list(bounded("grid.depths"),
@@ -145,6 +150,21 @@ class Fractions(Group):
         return self
 
 
+def _no_parent(path: str) -> str:
+    if ".." in path.split("/"):
+        raise ValueError("a path out of datasets/")
+    return path
+
+
+class UserFile(Group):
+    path: Annotated[str, Field(pattern=r"^datasets/.+\.npz$"), AfterValidator(_no_parent)] = (
+        Field(description="an NPZ file inside datasets/ (no '..'), e.g. datasets/blobs.npz"))
+    classes: distinct_list(str, "", empty=False) = Field(
+        description="the class names, a non-empty list of distinct strings")
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
+        None, description="null or the file's SHA-256 (64 hexadecimal digits)")
+
+
 class Data(Group):
     local_dir: str = Field(description='a folder name (a string; "" = env ACTIVATION_STUDY_DATA)')
     validation_size: bounded("data.validation_size") = Field(
@@ -153,6 +173,8 @@ class Data(Group):
         description="fractions train, validation, test, each in (0, 1), summing to 1")
     split_seed: bounded("data.split_seed") = Field(
         description=f"an integer in {span('data.split_seed')}")
+    files: dict[DatasetName, UserFile] = Field(
+        description="a mapping: dataset name -> {path, classes, sha256} (datasets of your own)")
 
 
 LearningRate = bounded("train.lr", float) | Literal[AUTO_LR]
@@ -283,6 +305,14 @@ def relations(p: Params) -> list[str]:
     if late:
         problems.append(not_allowed("train.snapshot_epochs", late[0],
                                     f"epochs between 1 and train.epochs = {p.train.epochs}"))
+    for name in p.data.files:
+        if name in DATASETS:
+            problems.append(not_allowed("data.files", name, f"names other than the built-in "
+                                        f"{', '.join(DATASETS)}"))
+    unknown = [d for d in p.grid.datasets if d not in DATASETS and d not in p.data.files]
+    for name in unknown:
+        problems.append(not_allowed("grid.datasets", name, f"one of {', '.join(DATASETS)} or a "
+                                    f"key of data.files ({', '.join(p.data.files) or 'none'})"))
     official = [d for d in p.grid.datasets if d in OFFICIAL_TRAIN_SAMPLES]
     smallest = min((OFFICIAL_TRAIN_SAMPLES[d] for d in official), default=math.inf)
     if p.data.validation_size >= smallest:
@@ -290,7 +320,7 @@ def relations(p: Params) -> list[str]:
                                     f"fewer than {smallest}, the smallest official training "
                                     f"set of {', '.join(official)} in grid.datasets"))
     else:
-        for dataset in p.grid.datasets:
+        for dataset in [d for d in p.grid.datasets if d in DATASETS]:  # own files: unknown n
             n = training_samples(dataset, p.data)
             if p.train.batch_size > n:
                 problems.append(not_allowed("train.batch_size", p.train.batch_size,

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from activation_study.configuration import grid_configs
+from activation_study.data.user_files import array_shapes
 from activation_study.io import write_json
-from activation_study.network.model import ModelSpec
+from activation_study.network.model import NUM_CLASSES, ModelSpec
 from activation_study.params.schema import (
     OFFICIAL_TRAIN_SAMPLES,
     SHIPPED_SAMPLES,
@@ -47,9 +48,28 @@ PER_DATASET_STAGES = ("download", "split")
 SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers", "report")
 
 
+def file_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, tuple[int, int, int]]:
+    """Input size and (train, validation, test) samples of a dataset of your own, from its NPZ
+    file's headers (split as the split stage splits it)."""
+    data = check(params).data
+    shapes = array_shapes(data.files[dataset].path)
+    if "x_train" in shapes:
+        n_train, n_test = shapes["x_train"][0], shapes["x_test"][0]
+        sizes = (n_train - data.validation_size, data.validation_size, n_test)
+    else:
+        total, fractions = shapes["x"][0], data.shipped_fractions
+        train = math.floor(fractions.train * total)
+        validation = math.floor((total - train) * fractions.validation
+                                / (fractions.validation + fractions.test))
+        sizes = (train, validation, total - train - validation)
+    return math.prod(shapes["x_train" if "x_train" in shapes else "x"][1:]), sizes
+
+
 def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
     """Training, validation and test samples the split stage will produce."""
     data = check(params).data
+    if dataset in data.files:
+        return file_sizes(dataset, params)[1]
     train = training_samples(dataset, data)
     if dataset in OFFICIAL_TRAIN_SAMPLES:  # validation taken from the published training set
         return train, data.validation_size, OFFICIAL_TEST_SAMPLES
@@ -59,9 +79,14 @@ def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
     return train, validation, total - train - validation
 
 
-def weights(config: dict[str, Any]) -> int:
-    spec = ModelSpec(INPUT_SIZE[config["dataset"]], config["depth"], config["width"],
-                     config["batchnorm"], config["activation"])
+def weights(config: dict[str, Any], params: dict[str, Any]) -> int:
+    dataset = config["dataset"]
+    inputs = (INPUT_SIZE[dataset] if dataset in INPUT_SIZE
+              else file_sizes(dataset, params)[0])
+    classes = (len(check(params).data.files[dataset].classes) if dataset not in INPUT_SIZE
+               else NUM_CLASSES)
+    spec = ModelSpec(inputs, config["depth"], config["width"], config["batchnorm"],
+                     config["activation"], num_classes=classes)
     return sum(fan_in * fan_out for fan_in, fan_out in spec.layer_dims())
 
 
@@ -69,7 +94,7 @@ def config_compute(config: dict[str, Any], params: dict[str, Any]) -> dict[str, 
     """Model-steps and FLOPs of one configuration's tune and train stages (all seeds)."""
     train = validate_train(params, config["activation"])
     n_train, n_val, n_test = split_sizes(config["dataset"], params)
-    w = weights(config)
+    w = weights(config, params)
     steps_per_epoch = math.ceil(n_train / train["batch_size"])
 
     def cost(models: int, epochs: int) -> tuple[int, float]:

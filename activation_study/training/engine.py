@@ -30,6 +30,7 @@ from activation_study.device import resolve_device, use_deterministic_algorithms
 from activation_study.network.model import (
     BatchedMLP,
     ModelSpec,
+    as_inputs,
     build_model,
     per_sample_loss,
     seed_generators,
@@ -93,9 +94,9 @@ class TrainResult:
 
 
 def to_device(split: Split, device: torch.device) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """uint8 pixels -> float32 in [0, 1] on the device, once for the whole run."""
+    """Inputs as float32 on the device, once for the whole run (``as_inputs``)."""
     return {
-        part: (torch.as_tensor(x, device=device).float().div_(255.0),
+        part: (as_inputs(x, device),
                torch.as_tensor(y, device=device).long())
         for part, (x, y) in split.items()
     }

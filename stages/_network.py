@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from activation_study.configuration import config_id
 from activation_study.data.arrays import load_classes, load_split
-from activation_study.params.reader import activation_shape
+from activation_study.params.reader import activation_shape, get, require
 from stages._cli import require_grid_config
 
 if TYPE_CHECKING:
@@ -35,12 +35,19 @@ def network_arguments(description: str | None) -> argparse.Namespace:
 
 
 def network_and_split(args: argparse.Namespace, params: dict) -> tuple[ModelSpec, Split]:
-    """The model spec of ``network_arguments`` and its dataset's split (the validate stage has
-    checked the batch size against the split's training samples)."""
+    """The model spec of ``network_arguments`` and its dataset's split, after checking the
+    batch size against the split's training samples."""
     from activation_study.network.model import ModelSpec  # torch: not on tune's fixed-rate path
 
     folder = Path("data/split") / args.dataset
     split = load_split(folder)
+    n, batch = len(split["train"][1]), get(params, "train.batch_size")
+    # validate checks these up front for the built-in sets; a file of your own is counted here
+    require(batch <= n, "train.batch_size", batch,
+            f"at most the {n} training samples of {args.dataset}")
+    require(not (args.batchnorm and n % batch == 1), "train.batch_size", batch,
+            f"a size that does not leave a last mini-batch of 1 sample: {args.dataset} has {n} "
+            "training samples (batch norm cannot train on 1 sample)")
     spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,
                      batchnorm=args.batchnorm, activation=args.activation,
                      num_classes=len(load_classes(folder)),

@@ -209,12 +209,32 @@ def test_batch_larger_than_training_set_is_refused_before_training(project):
     assert "train.batch_size" in proc.stderr and "training samples" in proc.stderr
 
 
-def test_new_depth_adds_stages_and_unrelated_keys_rerun_nothing(project):
-    params = read_params(project)
-    params["notes"] = {"author": "someone"}  # a key no stage reads
-    write_params(project, params)
+def test_any_edit_of_params_yaml_reruns_validate_which_names_what_dvc_cannot_see(project):
+    """DVC tracks only the keys stages list: a misspelt group, or a rate PyYAML reads as a
+    string while DVC reads the same float, changes no listed key. validate depends on the
+    whole file, so it runs and refuses them by name."""
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(text + "clasify:\n  bandwidth: 0.5\n")
+    assert stale_stages(project) == {"validate"}
+    proc = sh("dvc", "repro", cwd=project, check=False)
+    assert proc.returncode != 0
+    assert "unknown key 'clasify'; did you mean 'classify'?" in proc.stdout + proc.stderr
+    # DVC removed validate's marker before running it: restore the workspace
+    (project / "params.yaml").write_text(text)
+    sh("dvc", "checkout", cwd=project)
     assert stale_stages(project) == set()
+    rate = read_params(project)["train"]["lr"]["relu"]
+    (project / "params.yaml").write_text(text.replace(f"relu: {rate}", "relu: 1e-2", 1))
+    assert float("1e-2") == rate  # DVC (YAML 1.2) sees no change of train.lr.relu
+    assert stale_stages(project) == {"validate"}
+    proc = sh("dvc", "repro", cwd=project, check=False)
+    assert proc.returncode != 0 and "'train.lr.relu' = '1e-2'" in proc.stdout + proc.stderr
+    assert "write 1.0e-2" in proc.stdout + proc.stderr
+    assert not list((project / "data/train").glob(".*.tmp"))  # nothing ran past validate
 
+
+def test_new_depth_adds_stages(project):
+    params = read_params(project)
     params["grid"]["depths"] = [1, 2, 3]
     write_params(project, params)
     stale = stale_stages(project)

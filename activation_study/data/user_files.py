@@ -48,9 +48,12 @@ def inside_folder(path: Path, folder: Path = FOLDER) -> Path:
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(path):  # else np.load reads a .npy, or calls it a pickle
+        raise DataError(f"{path}: not a readable NPZ file (not a zip archive; save the arrays "
+                        "with np.savez)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
+            arrays = {key: npz[key] for key in npz.files}
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise DataError(f"{path}: holds a pickled object array; refused (save plain "
@@ -58,6 +61,10 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: not a readable NPZ file ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"{path}: not a readable NPZ file ({exc})") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # a member that is no .npy: NpzFile's bytes
+            raise DataError(f"{path}: '{key}' is not a .npy array; not a readable NPZ file")
+    return arrays
 
 
 def _inputs(path: Path, key: str, x: np.ndarray) -> np.ndarray:
@@ -135,7 +142,9 @@ def array_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
             for member in archive.namelist():
                 with archive.open(member) as stream:
                     version = np.lib.format.read_magic(stream)
-                    shape, _, _ = np.lib.format._read_array_header(stream, version)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, _ = read(stream)
                 shapes[member.removesuffix(".npy")] = shape
             return shapes
     except (OSError, zipfile.BadZipFile, ValueError) as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from activation_study.activations._catalogue import catalogue
 from activation_study.configuration import grid_configs
@@ -364,9 +365,17 @@ def _walk(loc: tuple) -> tuple[list[str], type[BaseModel], Any]:
     key's field (None at the top)."""
     keys: list[str] = []
     model: type[BaseModel] = Params
-    field = None
+    field = mapping = None
     for part in loc:
         if isinstance(part, int):
+            continue
+        if part == "[key]":  # the mapping's key itself is refused: name the mapping
+            keys.pop()
+            field = mapping
+            break
+        if field is not None and get_origin(field.annotation) is dict:
+            keys.append(str(part))  # a key of a mapping (data.files.<name>): its value next
+            mapping, field = field, FieldInfo.from_annotation(get_args(field.annotation)[1])
             continue
         if field is not None:
             inner = field.annotation

@@ -48,6 +48,16 @@ PER_DATASET_STAGES = ("download", "split")
 SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers", "report")
 
 
+def whole_set_sizes(total: int, data: Any) -> tuple[int, int, int]:
+    """(train, validation, test) of a whole set split by ``data.shipped_fractions``: what
+    scikit-learn's ``train_test_split`` keeps (it floors), as data/split.py cuts it."""
+    fractions = data.shipped_fractions
+    train = math.floor(fractions.train * total)
+    share = fractions.validation / (fractions.validation + fractions.test)
+    validation = math.floor((total - train) * share)
+    return train, validation, total - train - validation
+
+
 def file_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, tuple[int, int, int]]:
     """Input size and (train, validation, test) samples of a dataset of your own, from its NPZ
     file's headers (split as the split stage splits it)."""
@@ -55,14 +65,9 @@ def file_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, tuple[int, in
     shapes = array_shapes(data.files[dataset].path)
     if "x_train" in shapes:
         n_train, n_test = shapes["x_train"][0], shapes["x_test"][0]
-        sizes = (n_train - data.validation_size, data.validation_size, n_test)
-    else:
-        total, fractions = shapes["x"][0], data.shipped_fractions
-        train = math.floor(fractions.train * total)
-        validation = math.floor((total - train) * fractions.validation
-                                / (fractions.validation + fractions.test))
-        sizes = (train, validation, total - train - validation)
-    return math.prod(shapes["x_train" if "x_train" in shapes else "x"][1:]), sizes
+        return (math.prod(shapes["x_train"][1:]),
+                (n_train - data.validation_size, data.validation_size, n_test))
+    return math.prod(shapes["x"][1:]), whole_set_sizes(shapes["x"][0], data)
 
 
 def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
@@ -70,13 +75,9 @@ def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
     data = check(params).data
     if dataset in data.files:
         return file_sizes(dataset, params)[1]
-    train = training_samples(dataset, data)
     if dataset in OFFICIAL_TRAIN_SAMPLES:  # validation taken from the published training set
-        return train, data.validation_size, OFFICIAL_TEST_SAMPLES
-    total, fractions = SHIPPED_SAMPLES[dataset], data.shipped_fractions  # scikit-learn floors
-    share = fractions.validation / (fractions.validation + fractions.test)
-    validation = math.floor((total - train) * share)
-    return train, validation, total - train - validation
+        return training_samples(dataset, data), data.validation_size, OFFICIAL_TEST_SAMPLES
+    return whole_set_sizes(SHIPPED_SAMPLES[dataset], data)
 
 
 def weights(config: dict[str, Any], params: dict[str, Any]) -> int:

@@ -7,7 +7,7 @@ imports, at module level or inside a function, and those modules' imports in tur
 counts as code only if it holds more than a docstring (every package ``__init__.py`` of the
 project is a docstring only). Imports under
 ``if TYPE_CHECKING:`` never run and are skipped. A folder in ``deps`` (e.g.
-``activation_study/study_report``) covers every module under it. Only ``import`` statements
+``activation_study/results/report``) covers every module under it. Only ``import`` statements
 are seen: a project module loaded by ``importlib.import_module("...")`` would need listing
 by hand (none is today; ``data/sources.py`` loads only torchvision that way).
 

@@ -4,6 +4,7 @@ without running the files (the torch-free ``validate`` uses it); ``_definition``
 file as an :class:`~activation_study.activations._definition.Activation`.
 
 A stage of one configuration depends on ``_definition.py`` and on its own activation's file
-only, so editing ``sigmoid.py`` reruns the sigmoid configurations and nothing else, and a new
-file reruns nothing that exists.
+only, so editing ``sigmoid.py`` reruns the sigmoid configurations and nothing else (and the
+cheap ``validate`` and ``plot_activations``, which depend on the whole folder), and a new file
+reruns no training or analysis that exists.
 """

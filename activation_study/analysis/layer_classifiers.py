@@ -29,7 +29,7 @@ import numpy as np
 import scipy.fft
 import torch
 
-from activation_study.params.choices import ESTIMATORS, PRIORS
+from activation_study.analysis.classifier_choices import ESTIMATORS, PRIORS
 
 SYSTEMS = ("discrete", "continuous", "combined")
 CHUNK = 1024  # evaluated samples at a time

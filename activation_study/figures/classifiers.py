@@ -2,7 +2,7 @@
 
 Pure functions on a long table of per-layer accuracies (one row per configuration, state, set,
 system and layer; the network's own accuracy as system ``network``), as built by
-``study_tables.accuracy_table`` from the classify_layers metrics. Colours follow the dissertation:
+``results.tables.accuracy_table`` from the classify_layers metrics. Colours follow the dissertation:
 discrete blue, continuous orange, combined green, the network's accuracy a red dashed line.
 """
 

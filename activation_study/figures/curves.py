@@ -1,7 +1,7 @@
 """The dissertation's figures: learning curves (Fig. 3.2) and test accuracy against depth (3.4).
 
 Pure functions on the train stage's outputs loaded as DataFrames; canvas, colours and labels
-come from ``figure_style``.
+come from ``style``.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ One network (one configuration, one seed) at a time, as the dissertation shows i
   order (seed 004, Fig. 2-4);
 - ``slopes_figure``: PReLU's learned slopes per layer and saved state.
 
-Every function returns a Figure from ``figure_style.new_figure``; colours per class come from
-``figure_style.class_colours``, the same in every figure.
+Every function returns a Figure from ``style.new_figure``; colours per class come from
+``style.class_colours``, the same in every figure.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def sparsity_dead_bars(table: pd.DataFrame) -> Figure:
     depth so every bar has the same width; the two rows share their y axis (percent). In a
     panel, a group of bars per layer; in a group, a pair of bars per (activation, batch norm):
     the untrained network (hatched, light) left of the trained one (solid). Colour = the
-    activation's colour from ``figure_style`` (relu blue, sigmoid red), darker without batch
+    activation's colour from ``style`` (relu blue, sigmoid red), darker without batch
     norm and lighter with it. Error bars: ± 1 s.e. over seeds.
     """
     table = table.copy()

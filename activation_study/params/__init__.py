@@ -1,3 +1,3 @@
 """params.yaml. ``reader``: the small reader every computing stage uses (no schema, no
-pydantic); ``schema`` and ``validated``: the whole file checked, for the validate stage, the
-plan and the docs; ``choices``: the names a choice parameter allows."""
+pydantic); ``schema`` (the validate stage's) and ``validated``: the whole file checked, for
+the validate stage, the plan, the pipeline runner and the tests."""

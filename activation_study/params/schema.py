@@ -24,14 +24,9 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from activation_study.activations._catalogue import catalogue
+from activation_study.analysis.classifier_choices import ESTIMATORS, PRIORS
 from activation_study.configuration import grid_configs
 from activation_study.errors import ParamError
-from activation_study.params.choices import (
-    COMPILE_CHOICES,
-    ESTIMATORS,
-    MATMUL_PRECISIONS,
-    PRIORS,
-)
 
 __all__ = ["ParamError"]  # re-exported for the tests
 
@@ -45,6 +40,10 @@ DATASETS = (*OFFICIAL_TRAIN_SAMPLES, *SHIPPED_SAMPLES)
 SETS = ("train", "validation", "test")
 EXTRACT_DTYPES = ("float16", "float32")
 INITIAL_BATCHNORM = ("training_set", "as_initialised")
+# train.compile: CUDA graphs of the training step; auto = on for CUDA devices, off for CPU
+COMPILE_CHOICES = ("auto", True, False)
+# train.matmul_precision: torch.set_float32_matmul_precision; high allows TF32 on CUDA
+MATMUL_PRECISIONS = ("highest", "high")
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:(0|[1-9][0-9]*))?)$"
 
 # The numeric bounds, inclusive (an open end is marked where the field is declared).

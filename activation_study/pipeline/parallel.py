@@ -3,7 +3,7 @@
 DVC has no parallel `repro`, but it runs a stage's command with the repository lock released,
 so several ``dvc --wait-for-lock repro -s STAGE`` in one workspace overlap their commands and
 serialise only DVC's bookkeeping. This command takes the stages to run from DVC's own graph
-and status (`pipeline_plan`), submits one Dask task per stage with its upstream stages'
+and status (`dag`), submits one Dask task per stage with its upstream stages'
 tasks as dependencies, and leaves scheduling, dependencies and retries to Dask:
 
 - a failing stage stops only its dependents; the others run on, and the run ends non-zero

@@ -13,7 +13,7 @@ each hidden layer's sparsity and the network's dead nodes (trained, training set
 last hidden layer's test accuracy as a continuous classifier. :func:`quantities` gives each
 with its per-seed values, which is what ``compare`` tests for seed noise. Choosing another set
 is an edit of this module: it reruns ``summarize`` and the stages that read metrics through
-``study_tables`` (plot, plot_classifiers, report), never training or an analysis.
+``results.tables`` (plot, plot_classifiers, report), never training or an analysis.
 """
 
 from __future__ import annotations

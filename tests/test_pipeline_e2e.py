@@ -329,18 +329,28 @@ def test_auto_learning_rate_is_searched_and_tuning_edits_retrain_only_searched(p
 ACTIVATION_HALVES = (list(catalogue())[::2], list(catalogue())[1::2])
 
 
-@pytest.mark.parametrize("names", ACTIVATION_HALVES, ids=("half1", "half2"))
-def test_every_activation_runs_every_stage(tmp_path, names):
-    """Each function of activation_study/activations/ through training, extraction, analyses
-    and figures."""
-    ids = [f"digits-{name}-d1-w8-bnfalse" for name in names]
+def plotted_ids(names: list[str]) -> list[str]:
+    """The networks drawn in an every-activation study: the ReLU family (prelu: its slopes)."""
+    return [f"digits-{name}-d1-w8-bnfalse" for name in names if name.endswith("relu")]
+
+
+def activation_study_params(names: list[str]) -> dict:
+    """The tiny study with ``names`` as its activations, on digits 1x8 without batch norm,
+    one epoch at a fixed rate of 0.01."""
     params = tiny_params()
     params["grid"].update(activations=names, depths=[1], batchnorm=[False])
     params["train"].update(epochs=1, snapshot_epochs=[])  # every rate: fixed, 0.01
-    plotted = [cid for cid in ids if "relu-" in cid]  # relu, leaky_relu, prelu (its slopes)
+    params["plots"]["configs"] = plotted_ids(names)
+    return params
+
+
+def test_every_activation_runs_every_stage(every_activation):
+    """Each function of activation_study/activations/ through training, extraction, analyses
+    and figures (half of them in each of the two parametrisations of the fixture)."""
+    project, names = every_activation
+    ids = [f"digits-{name}-d1-w8-bnfalse" for name in names]
+    plotted = plotted_ids(names)
     assert plotted  # each half draws at least one network
-    params["plots"]["configs"] = plotted
-    project = make_project(tmp_path, params)
     assert stale_stages(project) == set()
     for cid in ids:
         nodes = json.loads((project / f"metrics/compute_metrics/{cid}.json").read_text())

@@ -1,10 +1,9 @@
-"""``params.yaml`` validated as a whole by ``params.schema``, and its values: for the validate
-stage, the plan, the pipeline runner and the tests. The computing stages use
-``params.reader`` instead, which imports neither the schema nor pydantic."""
+"""``params.yaml`` validated as a whole by ``params.schema``, then read by ``params.reader``:
+for the plan, the pipeline runner and the tests. The computing stages use ``params.reader``
+alone, which imports neither the schema nor pydantic."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from activation_study.params.reader import (
     get,
     require,
 )
-from activation_study.params.schema import Params, check
+from activation_study.params.schema import check
 
 __all__ = ["AUTO_LR", "PARAMS_FILE", "DataParams", "ParamError", "activation_shape",
            "data_params", "get", "learning_rate", "load_params", "require",
@@ -34,76 +33,70 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
 
 
 def data_params(params: dict[str, Any]) -> DataParams:
-    data = check(params).data
-    local = data.local_dir or os.environ.get(reader.LOCAL_DIR_ENV, "")
-    return DataParams(local_dir=Path(local) if local else None,
-                      validation_size=data.validation_size,
-                      shipped_fractions=data.shipped_fractions.model_dump(),
-                      split_seed=data.split_seed)
+    check(params)
+    return reader.data_params(params)
 
 
 def validate_grid(params: dict[str, Any]) -> dict[str, list]:
     """Every axis of ``grid``, as lists."""
-    return check(params).grid.model_dump()
+    check(params)
+    return reader.grid(params)
 
 
-def _activation(params: dict[str, Any], activation: str) -> Params:
+def _activation(params: dict[str, Any], activation: str) -> None:
     known = catalogue()
     require(activation in known, "grid.activations", activation,
             f"one of {', '.join(known)}")
-    return check(params)
+    check(params)
 
 
 def activation_shape(params: dict[str, Any], activation: str) -> float | None:
     """``train.shape.<activation>``: a number in the family's range, or None where the
     function has no shape parameter."""
-    shape = _activation(params, activation).train.shape
-    get(params, f"train.shape.{activation}")  # an activation outside the grid: still required
-    return getattr(shape, activation)
+    _activation(params, activation)
+    return reader.activation_shape(params, activation)
 
 
 def validate_train(params: dict[str, Any], activation: str) -> dict[str, Any]:
     """The ``train`` keys one configuration reads, as plain values."""
-    train = _activation(params, activation).train
-    return {"seeds": train.seeds, "epochs": train.epochs, "batch_size": train.batch_size,
-            "lr_decay": train.lr_decay, "snapshot_epochs": sorted(train.snapshot_epochs or []),
-            "device": train.device, "checkpoint_every": train.checkpoint_every,
-            "cpu_threads": train.cpu_threads, "compile": train.compile,
-            "matmul_precision": train.matmul_precision}
+    _activation(params, activation)
+    return reader.train_settings(params)
 
 
 def learning_rate(params: dict[str, Any], activation: str) -> float | None:
     """``train.lr.<activation>``: a fixed Adam learning rate, or None for ``auto`` (searched
     by the tune stage)."""
-    rate = getattr(_activation(params, activation).train.lr, activation)
-    get(params, f"train.lr.{activation}")  # an activation outside the grid: still required
-    return None if rate == AUTO_LR else float(rate)
+    _activation(params, activation)
+    return reader.learning_rate(params, activation)
+
+
+def validated_group(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """One group (``tune``, ``extract``, ``analysis``, ``classify``) after checking the file."""
+    check(params)
+    return reader.group(params, name)
 
 
 def validate_tune(params: dict[str, Any]) -> dict[str, Any]:
     """The ``tune`` keys of tune@CONFIG (the learning-rate search)."""
-    return check(params).tune.model_dump()
+    return validated_group(params, "tune")
 
 
 def validate_extract(params: dict[str, Any]) -> dict[str, Any]:
     """The ``extract`` keys of extract_activations@CONFIG."""
-    return check(params).extract.model_dump()
+    return validated_group(params, "extract")
 
 
 def validate_analysis(params: dict[str, Any]) -> dict[str, Any]:
     """The ``analysis`` keys of compute_metrics@CONFIG."""
-    return check(params).analysis.model_dump()
+    return validated_group(params, "analysis")
 
 
 def validate_classify(params: dict[str, Any]) -> dict[str, Any]:
     """The ``classify`` keys of classify_layers@CONFIG (nodes and layers as classifiers)."""
-    return check(params).classify.model_dump()
+    return validated_group(params, "classify")
 
 
 def validate_plots(params: dict[str, Any], grid: dict[str, list]) -> dict[str, Any]:
     """The ``plots`` keys: per-network figures for configurations of ``grid`` (the grid of
     the same ``params``, against which ``check`` has checked the ids)."""
-    plots = check(params).plots
-    return {"configs": plots.configs or [], "seed_index": plots.seed_index,
-            "hist_nodes": plots.hist_nodes}
-
+    return {**validated_group(params, "plots"), "configs": reader.plotted_configs(params)}

@@ -29,7 +29,16 @@ from activation_study.pipeline.clusters import (
     slurm_cluster,
 )
 from activation_study.pipeline.dag import Plan
-from activation_study.pipeline.parallel import Outcome, StageFailed, _failure, parse_args
+from activation_study.pipeline.parallel import (
+    ENDED,
+    STARTED,
+    Outcome,
+    StageFailed,
+    StageLogs,
+    _failure,
+    parse_args,
+    task_key,
+)
 from tests.test_pipeline_e2e import (
     BIN,
     read_params,
@@ -54,6 +63,53 @@ def test_waves_put_each_stage_after_the_stages_it_needs():
     assert plan.describe().splitlines() == [
         "5 stages to run, in 3 waves", "  wave 1: 1 split, 1 train", "  wave 2: 2 train",
         "  wave 3: 1 summarize"]
+
+
+def test_a_configurations_stages_are_one_task_after_the_tasks_they_wait_for():
+    plan = Plan({"download@a": frozenset(), "split@a": frozenset({"download@a"}),
+                 "tune@a-1": frozenset({"split@a"}),
+                 "train@a-1": frozenset({"split@a", "tune@a-1"}),
+                 "extract@a-1": frozenset({"train@a-1"}),
+                 "tune@a-2": frozenset({"split@a"}),
+                 "train@a-2": frozenset({"split@a", "tune@a-2"}),
+                 "summarize": frozenset({"extract@a-1", "train@a-2"})})
+    chains = plan.tasks()
+    assert list(chains) == [("download@a", "split@a"), ("tune@a-1", "train@a-1", "extract@a-1"),
+                            ("tune@a-2", "train@a-2"), ("summarize",)]
+    assert chains[("tune@a-2", "train@a-2")] == {("download@a", "split@a")}
+    assert chains[("summarize",)] == {("tune@a-1", "train@a-1", "extract@a-1"),
+                                      ("tune@a-2", "train@a-2")}
+    assert plan.tasks(chains=False) == {(name,): frozenset((up,) for up in ups)
+                                        for name, ups in plan.upstream.items()}
+    # b@x waits for c, which waits for a@x: one task for a@x and b@x would wait for itself
+    cycle = Plan({"a@x": frozenset(), "c": frozenset({"a@x"}), "b@x": frozenset({"c"})})
+    assert list(cycle.tasks()) == [("a@x",), ("c",), ("b@x",)]
+
+
+def test_a_chains_output_is_one_log_per_stage(tmp_path):
+    events = []
+    logs = StageLogs(tmp_path, ("tune@x", "train@x", "extract@x"),
+                     lambda topic, name: events.append((topic, name)))
+    for line in ["Stage 'tune@x' didn't change, skipping\n", "Running stage 'train@x':\n",
+                 "> python -m stages.train\n", "epoch 1\n", "Updating lock file 'dvc.lock'\n",
+                 "Running stage 'extract@x':\n", "error: no model\n",
+                 "ERROR: failed to reproduce 'extract@x'\n"]:
+        logs.line(line)
+    logs.close()
+    assert events == [(STARTED, "train@x"), (ENDED, "train@x"), (STARTED, "extract@x"),
+                      (ENDED, "extract@x")]
+    assert logs.last == "extract@x"
+    log = tmp_path / "logs/parallel"
+    assert sorted(p.name for p in log.iterdir()) == ["extract@x.log", "train@x.log"]
+    assert (log / "train@x.log").read_text().splitlines() == [
+        "Stage 'tune@x' didn't change, skipping", "Running stage 'train@x':",
+        "> python -m stages.train", "epoch 1", "Updating lock file 'dvc.lock'"]
+    assert (log / "extract@x.log").read_text().endswith("ERROR: failed to reproduce 'extract@x'\n")
+    nothing = StageLogs(tmp_path / "b", ("tune@y", "train@y"))
+    nothing.line("ERROR: failed to lock\n")
+    nothing.close()
+    assert nothing.last == "tune@y"
+    assert (tmp_path / "b/logs/parallel/tune@y.log").read_text() == "ERROR: failed to lock\n"
 
 
 def test_each_worker_sees_one_gpu_and_its_share_of_the_cores():
@@ -88,14 +144,16 @@ def test_bad_options_are_refused_naming_the_option(capsys):
 
 
 def test_failures_are_told_apart_from_the_stages_they_stopped():
+    chain = ("tune@x", "train@x", "extract@x")
+    assert task_key(chain) == "chain-x" and task_key(("summarize",)) == "stage-summarize"
     failed = StageFailed("train@x", 1, "logs/parallel/train@x.log")
-    assert _failure("train@x", "stage-train@x", failed) == \
-        "train@x (dvc repro exit 1): logs/parallel/train@x.log"
-    assert _failure("summarize", "stage-summarize", failed) is None  # passed on by Dask
-    killed = KilledWorker("stage-train@x", None, 2)
-    assert _failure("train@x", "stage-train@x", killed).startswith(
-        "train@x (its worker died 3 times)")
-    assert _failure("summarize", "stage-summarize", killed) is None
+    assert _failure(chain, "chain-x", failed, set()) == \
+        (1, "train@x (dvc repro exit 1): logs/parallel/train@x.log")
+    assert _failure(("summarize",), "stage-summarize", failed, set()) is None  # passed on
+    killed = KilledWorker("chain-x", None, 2)
+    index, why = _failure(chain, "chain-x", killed, {"extract@x"})
+    assert index == 2 and why.startswith("extract@x (its worker died 3 times)")
+    assert _failure(("summarize",), "stage-summarize", killed, set()) is None
     outcome = Outcome(done=["a"], failed=["b (exit 1): logs/parallel/b.log"], skipped=["c"],
                       starts={"a": 2, "b": 1})
     assert outcome.summary(12.3).splitlines() == [

@@ -3,6 +3,10 @@
 - `stage_plan`: the stale stages and every stage downstream of one, each with the stages it
   waits for, in the order a sequential `dvc repro` would visit them.
 - `Plan.waves`: the same stages by earliest start, for ``--dry-run``.
+- `Plan.tasks`: the same stages in the groups one ``dvc repro`` runs each: the stages of one
+  matrix item (a configuration's ``tune``, ``train``, ``extract_activations``, ...), so that
+  a configuration pays DVC's start, its reading of the pipeline and its lock round trips
+  once, not once per stage.
 - `order_lockfile`: ``dvc.lock`` lists stages in the order DVC finished them, so a parallel
   run that adds stages would list them in completion order; this puts the added ones in the
   order a sequential `dvc repro` writes them, so that both give the same bytes.
@@ -33,6 +37,29 @@ class Plan:
         graph.add_nodes_from(self.upstream)
         graph.add_edges_from((up, name) for name, ups in self.upstream.items() for up in ups)
         return [sorted(wave) for wave in nx.topological_generations(graph)]
+
+    def tasks(self, chains: bool = True) -> dict[tuple[str, ...], frozenset[tuple[str, ...]]]:
+        """The stages in the groups one ``dvc repro`` runs each, every group in sequential
+        `dvc repro` order and with the groups it waits for; groups in an order where those
+        come first. ``chains``: a group holds the stages of one matrix item (the name after
+        ``@``), and a stage without an item is a group of its own; else, and where grouping
+        would make two groups wait for each other, every stage is a group of its own."""
+        rank = {name: k for k, name in enumerate(self.upstream)}  # plan order
+        key = {name: name.split("@", 1)[1] if chains and "@" in name else name
+               for name in self.upstream}
+        members: dict[str, list[str]] = {}
+        for name in self.upstream:
+            members.setdefault(key[name], []).append(name)
+        waits = {k: {key[up] for name in names for up in self.upstream[name]} - {k}
+                 for k, names in members.items()}
+        graph = nx.DiGraph()
+        graph.add_nodes_from(members)
+        graph.add_edges_from((up, k) for k, ups in waits.items() for up in ups)
+        if not nx.is_directed_acyclic_graph(graph):
+            return self.tasks(chains=False)
+        order = nx.lexicographical_topological_sort(graph, key=lambda k: rank[members[k][0]])
+        return {tuple(members[k]): frozenset(tuple(members[up]) for up in waits[k])
+                for k in order}
 
     def describe(self) -> str:
         """The waves, each as stage counts by kind (``train``, ``compute_metrics``, ...)."""

@@ -1,15 +1,19 @@
 """Run the stale part of the pipeline in parallel on Dask: this machine's GPUs, or Slurm.
 
 DVC has no parallel `repro`, but it runs a stage's command with the repository lock released,
-so several ``dvc --wait-for-lock repro -s STAGE`` in one workspace overlap their commands and
-serialise only DVC's bookkeeping. This command takes the stages to run from DVC's own graph
-and status (`dag`), submits one Dask task per stage with its upstream stages'
-tasks as dependencies, and leaves scheduling, dependencies and retries to Dask:
+so several ``dvc --wait-for-lock repro -s STAGE...`` in one workspace overlap their commands
+and serialise only DVC's bookkeeping. This command takes the stages to run from DVC's own
+graph and status (`dag`) and submits one Dask task per configuration: one ``dvc repro`` over
+its chain of stages (``tune``, ``train``, ``extract_activations``, ...), so that DVC starts
+and reads the pipeline once per configuration, not once per stage (``--tasks stages``: one
+task per stage). Each task waits for the tasks of its upstream stages; Dask does the
+scheduling, dependencies and retries:
 
-- a failing stage stops only its dependents; the others run on, and the run ends non-zero
-  with each failed stage's log (``logs/parallel/<stage>.log``);
-- a worker that dies has its stage rerun on another worker (``--retries``); training then
-  resumes from its last checkpoint;
+- a failing stage stops the stages after it in its chain and its dependents; the others run
+  on, and the run ends non-zero with each failed stage's log (``logs/parallel/<stage>.log``,
+  one per stage);
+- a worker that dies has its task rerun on another worker (``--retries``): DVC skips the
+  stages done, and training resumes from its last checkpoint;
 - running the command again picks up where it stopped: DVC skips what is done.
 
     python -m activation_study.pipeline.parallel --workers 2        # a machine without GPUs
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -42,11 +47,12 @@ from activation_study.pipeline.dag import Plan, lockfile_stages, order_lockfile,
 
 LOG_DIR = Path("logs/parallel")
 STARTED, ENDED = "stage-started", "stage-ended"  # Dask event topics of the tasks
+RUNNING = re.compile(r"Running stage '(.+)':")  # DVC's line before a stage's command
 SHOW_SKIPPED = 20  # skipped stages named in the summary
 
 
 class StageFailed(Exception):
-    """A stage's `dvc repro` exited non-zero (Dask hands this to its dependents too)."""
+    """A stage of a task's `dvc repro` failed (Dask hands this to its dependents too)."""
 
     def __init__(self, stage: str, returncode: int, log: str):
         super().__init__(stage, returncode, log)
@@ -67,29 +73,80 @@ def dvc_command(*args: str) -> list[str]:
     return [str(dvc) if dvc.exists() else "dvc", *args]
 
 
-def run_stage(name: str, root: str, resources: StageResources, *upstream: str) -> str:
-    """A Dask task: ``dvc --wait-for-lock repro -s NAME`` in the shared workspace, under
-    `stage_guard` so that the stage dies with this worker. ``upstream`` are the results of
-    the tasks it waits for. Raises `StageFailed` naming the log."""
+class StageLogs:
+    """Splits a task's `dvc repro` output into one log per stage, at DVC's "Running stage"
+    lines, and tells the runner when each stage starts and ends. What DVC prints before a
+    stage runs goes into that stage's log; what is left when none ran, into the first's."""
+
+    def __init__(self, root: Path, stages: tuple[str, ...], event=lambda topic, name: None):
+        self.root, self.stages, self.event = root, stages, event
+        self.started: list[str] = []
+        self.pending: list[str] = []
+        self.file = None
+
+    def line(self, text: str) -> None:
+        match = RUNNING.match(text.rstrip("\n"))
+        if match and match.group(1) in self.stages:
+            self._open(match.group(1))
+        if self.file is None:
+            self.pending.append(text)
+        else:
+            self.file.write(text)
+
+    def _open(self, name: str) -> None:
+        self._close()
+        self.started.append(name)
+        self.event(STARTED, name)
+        path = self.root / stage_log(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("w")
+        self.file.writelines(self.pending)
+        self.pending = []
+
+    def _close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.event(ENDED, self.started[-1])
+
+    def close(self) -> None:
+        self._close()
+        if self.pending:
+            path = self.root / stage_log(self.stages[0])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as out:
+                out.writelines(self.pending)
+
+    @property
+    def last(self) -> str:
+        """The stage that ran last (a failure's), else the first (DVC failed before any)."""
+        return self.started[-1] if self.started else self.stages[0]
+
+
+def run_stages(stages: tuple[str, ...], root: str, resources: StageResources,
+               *upstream: str) -> tuple[str, ...]:
+    """A Dask task: one ``dvc --wait-for-lock repro -s STAGE...`` over ``stages`` (in order)
+    in the shared workspace, under `stage_guard` so that it dies with this worker.
+    ``upstream`` are the results of the tasks it waits for. Raises `StageFailed` naming the
+    stage that failed and its log; the stages after it in ``stages`` did not run."""
     from distributed import get_worker
 
     worker = get_worker()
     number = worker.name if isinstance(worker.name, int) else None
-    worker.log_event(STARTED, name)
-    log = Path(root) / stage_log(name)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    logs = StageLogs(Path(root), stages, worker.log_event)
     command = [sys.executable, "-m", "activation_study.pipeline.stage_guard", str(os.getpid()),
-               *dvc_command("--wait-for-lock", "repro", "-s", name)]
+               *dvc_command("--wait-for-lock", "repro", "-s", *stages)]
     try:
-        with log.open("w") as out:
-            returncode = subprocess.call(
-                command, cwd=root, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **resources.environment(number)})
+        with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace",
+                              env={**os.environ, **resources.environment(number)}) as proc:
+            for text in proc.stdout:
+                logs.line(text)
+        returncode = proc.returncode
     finally:
-        worker.log_event(ENDED, name)
+        logs.close()
     if returncode != 0:
-        raise StageFailed(name, returncode, str(stage_log(name)))
-    return name
+        raise StageFailed(logs.last, returncode, str(stage_log(logs.last)))
+    return stages
 
 
 @dataclass
@@ -122,21 +179,33 @@ class Outcome:
         return "\n".join(lines)
 
 
-def _failure(name: str, key: str, exc: BaseException) -> str | None:
-    """Why stage ``name`` failed, or None when ``exc`` is an upstream stage's failure."""
+def _failure(stages: tuple[str, ...], key: str, exc: BaseException,
+             running: set[str]) -> tuple[int, str] | None:
+    """Where the task over ``stages`` failed: the index of the stage that failed and why;
+    None when ``exc`` is an upstream task's failure. ``running``: the stages started and not
+    ended, to name the one whose worker died."""
     from distributed.scheduler import KilledWorker
 
     if isinstance(exc, StageFailed):
-        return str(exc) if exc.stage == name else None
+        return (stages.index(exc.stage), str(exc)) if exc.stage in stages else None
     if isinstance(exc, KilledWorker):
         if exc.task != key:
             return None
-        return f"{name} (its worker died {exc.allowed_failures + 1} times): {stage_log(name)}"
-    return f"{name} ({type(exc).__name__}: {exc})"
+        name = next((name for name in stages if name in running), stages[0])
+        return stages.index(name), (f"{name} (its worker died {exc.allowed_failures + 1} "
+                                    f"times): {stage_log(name)}")
+    return 0, f"{stages[0]} ({type(exc).__name__}: {exc})"
 
 
-def run_plan(plan: Plan, client, resources: StageResources, root: Path) -> Outcome:
-    """Submit the plan to ``client``'s cluster and follow it to the end with a progress bar."""
+def task_key(stages: tuple[str, ...]) -> str:
+    """The Dask key of the task over ``stages``: ``stage-NAME``, or ``chain-ITEM``."""
+    return f"stage-{stages[0]}" if len(stages) == 1 else f"chain-{stages[0].split('@', 1)[1]}"
+
+
+def run_plan(plan: Plan, client, resources: StageResources, root: Path,
+             chains: bool = True) -> Outcome:
+    """Submit the plan to ``client``'s cluster, one task per chain of a matrix item's stages
+    (``chains``) or per stage, and follow it to the end with a progress bar of stages."""
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -162,22 +231,26 @@ def run_plan(plan: Plan, client, resources: StageResources, root: Path) -> Outco
     client.subscribe_topic(STARTED, started)
     client.subscribe_topic(ENDED, ended)
     futures = {}
-    for name in plan.upstream:  # sequential repro order: upstream tasks exist already
-        futures[name] = client.submit(run_stage, name, str(root), resources,
-                                      *[futures[up] for up in sorted(plan.upstream[name])],
-                                      key=f"stage-{name}", pure=False)
-    names = {future.key: name for name, future in futures.items()}
+    for stages, upstream in plan.tasks(chains).items():  # upstream tasks come first
+        futures[stages] = client.submit(run_stages, stages, str(root), resources,
+                                        *[futures[up] for up in sorted(upstream)],
+                                        key=task_key(stages), pure=False)
+    by_key = {future.key: stages for stages, future in futures.items()}
     for future in as_completed(futures.values()):
-        name = names[future.key]
+        stages = by_key[future.key]
         with lock:
-            outcome.running.discard(name)  # its worker died: no end event came
             if future.status == "finished":
-                outcome.done.append(name)
-            elif (why := _failure(name, future.key, future.exception())) is not None:
-                outcome.failed.append(why)
+                outcome.done += stages
+            elif (failure := _failure(stages, future.key, future.exception(),
+                                      outcome.running)) is None:
+                outcome.skipped += stages
             else:
-                outcome.skipped.append(name)
-            bar.update()
+                k, why = failure
+                outcome.done += stages[:k]
+                outcome.failed.append(why)
+                outcome.skipped += stages[k + 1:]
+            outcome.running -= set(stages)  # its worker died: no end event came
+            bar.update(len(stages))
             show()
     bar.close()
     client.unsubscribe_topic(STARTED)
@@ -225,6 +298,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--retries", type=int, default=2,
                         help="times a stage is rerun after its worker died (not after the "
                              "stage itself failed)")
+    parser.add_argument("--tasks", choices=["chains", "stages"], default="chains",
+                        help="one `dvc repro` per chain of a configuration's stages (tune, "
+                             "train, extract_activations, ...), or per stage")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the stages that would run, by kind, in waves")
     slurm = parser.add_argument_group("Slurm (--slurm): one job per worker, scaled to the "
@@ -295,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
                 cluster.adapt(minimum=0, maximum=options.max_jobs)
             if has_dashboard():
                 print(f"Dask dashboard: {client.dashboard_link}")
-            outcome = run_plan(plan, client, resources, root)
+            outcome = run_plan(plan, client, resources, root, args.tasks == "chains")
     order_lockfile(before, root)
     print(outcome.summary(time.perf_counter() - start))
     if outcome.failed:

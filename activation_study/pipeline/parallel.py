@@ -122,6 +122,21 @@ class StageLogs:
         return self.started[-1] if self.started else self.stages[0]
 
 
+def stage_environment(resources: StageResources, worker: int | None) -> dict[str, str]:
+    """The environment of a task's `dvc repro`: the worker's, less what Dask's nanny set for
+    the worker process alone (``distributed.nanny.pre-spawn-environ``), plus the threads and
+    GPU of ``resources``. The nanny's ``MALLOC_TRIM_THRESHOLD_=65536`` makes glibc return
+    freed memory to the kernel at once; torch frees and allocates every step, so a training
+    ran 1.7 times slower alone under it, and twice as slow beside another stage
+    (benchmarks/README.md, Pipeline overhead)."""
+    import dask
+
+    injected = {key: str(value) for key, value in
+                (dask.config.get("distributed.nanny.pre-spawn-environ", None) or {}).items()}
+    env = {key: value for key, value in os.environ.items() if injected.get(key) != value}
+    return {**env, **resources.environment(worker)}
+
+
 def run_stages(stages: tuple[str, ...], root: str, resources: StageResources,
                *upstream: str) -> tuple[str, ...]:
     """A Dask task: one ``dvc --wait-for-lock repro -s STAGE...`` over ``stages`` (in order)
@@ -138,7 +153,7 @@ def run_stages(stages: tuple[str, ...], root: str, resources: StageResources,
     try:
         with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace",
-                              env={**os.environ, **resources.environment(number)}) as proc:
+                              env=stage_environment(resources, number)) as proc:
             for text in proc.stdout:
                 logs.line(text)
         returncode = proc.returncode

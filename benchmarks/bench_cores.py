@@ -79,7 +79,7 @@ def throughput(name: str, copies: int, seconds: float) -> float:
              for _ in range(copies)]
     for proc in procs:
         proc.start()
-    rates = [results.get() for _ in procs]
+    rates = [results.get(timeout=seconds + 600) for _ in procs]  # a child that died: raises
     for proc in procs:
         proc.join()
     return sum(rates)

@@ -139,3 +139,50 @@ def test_gpu_check_smoke_runs_with_torch_alone(tmp_path):
     assert projection["total_s"] == pytest.approx(projection["train_s"] + projection["tune_s"])
     assert projection["train_s"] > 0 and projection["best_s"] <= projection["one_process_s"]
     assert "| mnist 640 | 4x200 x3 |" in (tmp_path / "out" / "gpu_check.md").read_text()
+
+
+def test_pipeline_profile_splits_each_stage_at_its_events(tmp_path):
+    """Events of a plain run (one DVC process, two stages) and of a parallel one (a DVC
+    process per stage, waiting for the lock) split into known parts."""
+    bench = load_benchmark("bench_pipeline")
+
+    def write(pid: int, *events: dict) -> None:
+        (tmp_path / f"{pid}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+    write(1, {"event": "start", "kind": "dvc", "t": 0.5, "t_start": 0.0},
+          {"event": "lock", "t": 0.7, "seconds": 0.2},
+          {"event": "stage_begin", "stage": "train@a", "t": 1.0},
+          {"event": "cmd_start", "t": 1.5}, {"event": "cmd_end", "t": 9.0},
+          {"event": "stage_end", "stage": "train@a", "t": 10.0},
+          {"event": "dump_begin", "stage": "train@a", "t": 10.0},
+          {"event": "dump_end", "stage": "train@a", "t": 11.0},
+          {"event": "stage_begin", "stage": "validate", "t": 11.5},
+          {"event": "cmd_start", "t": 12.0}, {"event": "cmd_end", "t": 13.0},
+          {"event": "stage_end", "stage": "validate", "t": 13.5},
+          {"event": "exit", "t": 14.0, "cpu": 3.0})
+    write(2, {"event": "start", "kind": "stage", "stage": "train@a", "t": 1.6, "t_start": 1.5},
+          {"event": "main_start", "t": 3.0}, {"event": "main_end", "t": 8.0},
+          {"event": "exit", "t": 8.9, "cpu": 6.5})
+    train, validate = bench.split_times(tmp_path)
+    assert (train.name, train.before, train.lock, train.imports, train.work, train.exit,
+            train.after) == ("train@a", 1.5, 0.2, 1.5, 5.0, 1.0, 2.0)
+    assert train.kind == "train" and train.total == 11.0
+    # no stages._cli (validate): its whole command is work; the DVC exit is its after
+    assert (validate.before, validate.imports, validate.work, validate.after) == \
+        (1.0, 0.0, 1.0, 1.0)
+    assert bench.cpu_by_kind(tmp_path) == {"dvc": 3.0, "stage": 6.5}
+    run = bench.Run("parallel", wall=10.0, stages=[train, validate], workers=2)
+    assert run.runner == 20.0 - 14.0
+    table = bench.table(run)
+    assert "| train | 1 | 1.5 | 0.2 | 1.5 | 5.0 | 1.0 | 2.0 | 11.0 | 55% |" in table
+
+
+def test_core_benchmark_measures_one_and_two_processes(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the spawned processes import it by name
+    bench = load_benchmark("bench_cores")
+    out = bench.main(["--seconds", "0.3", "--workloads", "matmul", "--json",
+                      str(tmp_path / "cores.json")])
+    matmul = out["workloads"]["matmul"]
+    assert matmul["alone"] > 0 and matmul["pair"] > 0
+    assert matmul["ratio"] == pytest.approx(matmul["pair"] / matmul["alone"])
+    assert json.loads((tmp_path / "cores.json").read_text())["workloads"]["matmul"] == matmul

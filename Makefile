@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: fmnist setup run test test-slurm test-real-data lint bench gpu-check clean paper extended activations plan compare
+.PHONY: fmnist setup run test test-slurm test-real-data lint bench bench-pipeline gpu-check clean paper extended activations plan compare
 
 setup: $(STAMP)
 
@@ -59,6 +59,12 @@ lint: setup
 bench: setup
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_training.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_kde.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_cores.py
+
+# Where a pipeline run's time goes, stage kind by stage kind: the default study from fresh
+# clones, plain `dvc repro` and then 2 workers (benchmarks/README.md; about 15 minutes here)
+bench-pipeline: setup
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV)

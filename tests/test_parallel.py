@@ -36,6 +36,7 @@ from activation_study.pipeline.parallel import (
     StageFailed,
     StageLogs,
     _failure,
+    chain_costs,
     parse_args,
     stage_environment,
     task_key,
@@ -309,3 +310,17 @@ def test_a_failing_stage_stops_only_its_dependents_and_a_rerun_resumes(project):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "2 stages done, 0 failed, 0 skipped" in again.stdout
     assert stale_stages(project) == set()
+
+
+def test_the_costliest_chains_get_the_highest_priority(tmp_path):
+    """Longest first: the runner's task priority is the configuration's training FLOPs."""
+    shutil.copy(Path(__file__).with_name("tiny_params.yaml"), tmp_path / "params.yaml")
+    costs = chain_costs(tmp_path)
+    params = read_params(tmp_path)
+    grid = params["grid"]
+    assert len(costs) == len(grid["datasets"]) * len(grid["activations"]) * \
+        len(grid["depths"]) * len(grid["widths"]) * len(grid["batchnorm"])
+    dataset, activation, width = grid["datasets"][0], grid["activations"][0], grid["widths"][0]
+    shallow, deep = min(grid["depths"]), max(grid["depths"])
+    assert costs[f"{dataset}-{activation}-{deep}-{width}-False"] > \
+        costs[f"{dataset}-{activation}-{shallow}-{width}-False"] > 0

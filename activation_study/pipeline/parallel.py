@@ -217,10 +217,25 @@ def task_key(stages: tuple[str, ...]) -> str:
     return f"stage-{stages[0]}" if len(stages) == 1 else f"chain-{stages[0].split('@', 1)[1]}"
 
 
+def chain_costs(root: Path) -> dict[str, float]:
+    """The training FLOPs of each configuration (`plan.config_compute`), by the matrix item of
+    its stages' names (``mnist5k-relu-4-200-False``). The runner starts the costliest chains
+    first, so that the last to finish are short ones (longest processing time first)."""
+    from activation_study.configuration import stage_name
+    from activation_study.params.validated import PARAMS_FILE, load_params
+    from activation_study.pipeline.plan import plan
+
+    per_config = plan(load_params(root / PARAMS_FILE))["per_config"]
+    return {stage_name("train", cid).split("@", 1)[1]: cost["flops"]
+            for cid, cost in per_config.items()}
+
+
 def run_plan(plan: Plan, client, resources: StageResources, root: Path,
-             chains: bool = True) -> Outcome:
+             chains: bool = True, costs: dict[str, float] | None = None) -> Outcome:
     """Submit the plan to ``client``'s cluster, one task per chain of a matrix item's stages
-    (``chains``) or per stage, and follow it to the end with a progress bar of stages."""
+    (``chains``) or per stage, the costliest first (``costs``, by matrix item: Dask runs the
+    ready task of highest priority), and follow it to the end with a progress bar of
+    stages."""
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -247,9 +262,11 @@ def run_plan(plan: Plan, client, resources: StageResources, root: Path,
     client.subscribe_topic(ENDED, ended)
     futures = {}
     for stages, upstream in plan.tasks(chains).items():  # upstream tasks come first
+        item = stages[0].split("@", 1)[-1]
         futures[stages] = client.submit(run_stages, stages, str(root), resources,
                                         *[futures[up] for up in sorted(upstream)],
-                                        key=task_key(stages), pure=False)
+                                        key=task_key(stages), pure=False,
+                                        priority=(costs or {}).get(item, 0))
     by_key = {future.key: stages for stages, future in futures.items()}
     for future in as_completed(futures.values()):
         stages = by_key[future.key]
@@ -386,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
                 cluster.adapt(minimum=0, maximum=options.max_jobs)
             if has_dashboard():
                 print(f"Dask dashboard: {client.dashboard_link}")
-            outcome = run_plan(plan, client, resources, root, args.tasks == "chains")
+            outcome = run_plan(plan, client, resources, root, args.tasks == "chains",
+                               chain_costs(root))
     order_lockfile(before, root)
     print(outcome.summary(time.perf_counter() - start))
     if outcome.failed:

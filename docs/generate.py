@@ -11,8 +11,9 @@
   ``dvc.yaml`` in a temporary folder with every grid list cut to one value (the pipeline page
   includes it).
 
-The default column reads ``params.yaml``; everything else reads the schema and ``dvc.yaml``,
-so the pages change only when those do.
+The default column reads the committed ``params.yaml`` (``git show HEAD:params.yaml``, the
+file itself outside git), so that a workspace's edits (``dvc exp run -S``, ``make paper``) leave
+the pages as they are; everything else reads the schema and ``dvc.yaml``.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def parameters_page() -> str:
     schema = Params.model_json_schema()
     defs = schema["$defs"]
     pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    values = yaml.safe_load((ROOT / "params.yaml").read_text())
+    values = default_params()
     reads = stages_reading(pipeline)
     top = {name: defs[prop["$ref"].split("/")[-1]] for name, prop in schema["properties"].items()}
     out = [HEADER.format("activation_study/params/schema.py, dvc.yaml and params.yaml"), "",
@@ -266,10 +267,20 @@ def stages_page() -> str:
     return "\n".join(out) + "\n"
 
 
+def default_params() -> dict:
+    """The committed params.yaml (HEAD's); the file itself where there is no git."""
+    try:
+        text = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        text = (ROOT / "params.yaml").read_text()
+    return yaml.safe_load(text)
+
+
 # --- the DAG -----------------------------------------------------------------------------------
 
 def dag_snippet() -> str:
-    values = yaml.safe_load((ROOT / "params.yaml").read_text())
+    values = default_params()
     values["grid"] = DAG_GRID
     values["plots"]["configs"] = [DAG_CONFIG]
     dvc = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))

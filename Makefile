@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: fmnist setup run test test-slurm test-real-data lint bench bench-pipeline gpu-check clean paper extended activations plan compare
+.PHONY: fmnist setup run test test-slurm test-real-data lint bench bench-pipeline gpu-check docs clean paper extended activations plan compare
 
 setup: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	touch $(STAMP)
 
 # JOBS=N: N stages at a time on local Dask workers, spread over the GPUs when there are any
-# (python -m activation_study.pipeline.parallel; README, Parallel runs). Without JOBS: `dvc repro`.
+# (python -m activation_study.pipeline.parallel; docs/parallel.md). Without JOBS: `dvc repro`.
 JOBS ?=
 REPRO = $(if $(JOBS),$(BIN)/python -m activation_study.pipeline.parallel --workers $(JOBS),$(BIN)/dvc repro)
 
@@ -66,8 +66,19 @@ bench: setup
 bench-pipeline: setup
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_pipeline.py
 
+# The manual (docs/, mkdocs.yml) into site/: the generated pages checked against the schema and
+# dvc.yaml (python docs/generate.py rewrites them), then a strict build (a warning fails it).
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python docs/generate.py --check
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) site
 
 # Headline results of two revisions (git revisions, branches or DVC experiment names) with seed
 # uncertainty: `make compare A=main B=my-branch` (defaults: HEAD against the workspace).

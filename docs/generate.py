@@ -199,7 +199,7 @@ def parameters_page() -> str:
            "`train.lr.<activation>` is `train.lr.relu`, `train.lr.sigmoid`, and so on.", "",
            "- *type* and *bounds*: what the schema allows (an interval in brackets is "
            "inclusive, in parentheses open; a pattern is a regular expression);",
-           "- *default*: the value in `params.yaml`;",
+           "- *default*: the value in the committed `params.yaml`;",
            "- *read by*: the stages that list the key in `dvc.yaml`, so that editing it reruns "
            "them (and what follows them). `validate` reads every key: it depends on the whole "
            "file.", "",
@@ -283,7 +283,7 @@ def dag_snippet() -> str:
     values = default_params()
     values["grid"] = DAG_GRID
     values["plots"]["configs"] = [DAG_CONFIG]
-    dvc = shutil.which("dvc") or str(Path(sys.executable).with_name("dvc"))
+    dvc = str(Path(shutil.which("dvc") or Path(sys.executable).with_name("dvc")).absolute())
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(ROOT / "dvc.yaml", tmp)
         Path(tmp, "params.yaml").write_text(yaml.safe_dump(values, sort_keys=False))

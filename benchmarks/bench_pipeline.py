@@ -38,6 +38,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from activation_study.pipeline.dag import stage_kind
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"
 PARTS = ("before", "lock", "imports", "work", "exit", "after")
@@ -57,7 +59,7 @@ class StageTime:
 
     @property
     def kind(self) -> str:
-        return self.name.split("@", 1)[0]
+        return stage_kind(self.name)
 
     @property
     def total(self) -> float:

@@ -283,12 +283,13 @@ def dag_snippet() -> str:
     values = default_params()
     values["grid"] = DAG_GRID
     values["plots"]["configs"] = [DAG_CONFIG]
-    dvc = str(Path(shutil.which("dvc") or Path(sys.executable).with_name("dvc")).absolute())
+    from activation_study.pipeline.parallel import dvc_command
+
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(ROOT / "dvc.yaml", tmp)
         Path(tmp, "params.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
-        subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp, check=True)
-        mermaid = subprocess.run([dvc, "dag", "--mermaid"], cwd=tmp, check=True,
+        subprocess.run(dvc_command("init", "--no-scm", "-q"), cwd=tmp, check=True)
+        mermaid = subprocess.run(dvc_command("dag", "--mermaid"), cwd=tmp, check=True,
                                  capture_output=True, text=True).stdout
     mermaid = mermaid.replace("\t", "    ").strip()
     return "\n".join([HEADER.format("dvc.yaml (dvc dag --mermaid)"), "", "```mermaid", mermaid,

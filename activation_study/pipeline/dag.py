@@ -45,8 +45,7 @@ class Plan:
         ``@``), and a stage without an item is a group of its own; else, and where grouping
         would make two groups wait for each other, every stage is a group of its own."""
         rank = {name: k for k, name in enumerate(self.upstream)}  # plan order
-        key = {name: name.split("@", 1)[1] if chains and "@" in name else name
-               for name in self.upstream}
+        key = {name: (chains and stage_item(name)) or name for name in self.upstream}
         members: dict[str, list[str]] = {}
         for name in self.upstream:
             members.setdefault(key[name], []).append(name)
@@ -75,6 +74,11 @@ class Plan:
 def stage_kind(name: str) -> str:
     """``train@digits-relu-2-8-False`` -> ``train``."""
     return name.split("@", 1)[0]
+
+
+def stage_item(name: str) -> str | None:
+    """``train@digits-relu-2-8-False`` -> ``digits-relu-2-8-False``; None for a plain stage."""
+    return name.split("@", 1)[1] if "@" in name else None
 
 
 def _repro_steps(repo) -> list:

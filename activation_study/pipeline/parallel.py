@@ -43,7 +43,13 @@ from activation_study.pipeline.clusters import (
     local_resources,
     slurm_cluster,
 )
-from activation_study.pipeline.dag import Plan, lockfile_stages, order_lockfile, stage_plan
+from activation_study.pipeline.dag import (
+    Plan,
+    lockfile_stages,
+    order_lockfile,
+    stage_item,
+    stage_plan,
+)
 
 LOG_DIR = Path("logs/parallel")
 STARTED, ENDED = "stage-started", "stage-ended"  # Dask event topics of the tasks
@@ -97,9 +103,7 @@ class StageLogs:
         self._close()
         self.started.append(name)
         self.event(STARTED, name)
-        path = self.root / stage_log(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("w")
+        self.file = self._path(name).open("w")
         self.file.writelines(self.pending)
         self.pending = []
 
@@ -111,10 +115,13 @@ class StageLogs:
     def close(self) -> None:
         self._close()
         if self.pending:
-            path = self.root / stage_log(self.stages[0])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as out:
+            with self._path(self.stages[0]).open("a") as out:
                 out.writelines(self.pending)
+
+    def _path(self, name: str) -> Path:
+        path = self.root / stage_log(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     @property
     def last(self) -> str:
@@ -214,7 +221,7 @@ def _failure(stages: tuple[str, ...], key: str, exc: BaseException,
 
 def task_key(stages: tuple[str, ...]) -> str:
     """The Dask key of the task over ``stages``: ``stage-NAME``, or ``chain-ITEM``."""
-    return f"stage-{stages[0]}" if len(stages) == 1 else f"chain-{stages[0].split('@', 1)[1]}"
+    return f"stage-{stages[0]}" if len(stages) == 1 else f"chain-{stage_item(stages[0])}"
 
 
 def chain_costs(root: Path) -> dict[str, float]:
@@ -226,7 +233,7 @@ def chain_costs(root: Path) -> dict[str, float]:
     from activation_study.pipeline.plan import plan
 
     per_config = plan(load_params(root / PARAMS_FILE))["per_config"]
-    return {stage_name("train", cid).split("@", 1)[1]: cost["flops"]
+    return {stage_item(stage_name("train", cid)): cost["flops"]
             for cid, cost in per_config.items()}
 
 
@@ -262,11 +269,10 @@ def run_plan(plan: Plan, client, resources: StageResources, root: Path,
     client.subscribe_topic(ENDED, ended)
     futures = {}
     for stages, upstream in plan.tasks(chains).items():  # upstream tasks come first
-        item = stages[0].split("@", 1)[-1]
         futures[stages] = client.submit(run_stages, stages, str(root), resources,
                                         *[futures[up] for up in sorted(upstream)],
                                         key=task_key(stages), pure=False,
-                                        priority=(costs or {}).get(item, 0))
+                                        priority=(costs or {}).get(stage_item(stages[0]), 0))
     by_key = {future.key: stages for stages, future in futures.items()}
     for future in as_completed(futures.values()):
         stages = by_key[future.key]

@@ -113,7 +113,7 @@ def _command(stage_procs: dict[str, list[dict]], name: str, cmd_start: float,
              cmd_end: float) -> tuple[float, float, float]:
     """(start + imports, work, exit) of the command of stage ``name``."""
     evs = stage_procs.get(name)
-    if not evs or not any(e["event"] == "main_start" for e in evs):  # no stages._cli (validate)
+    if not evs or not any(e["event"] == "main_start" for e in evs):  # no common.run (validate)
         return 0.0, cmd_end - cmd_start, 0.0
     main_start, main_end = _at(evs, "main_start"), _at(evs, "main_end")
     return main_start - cmd_start, main_end - main_start, cmd_end - main_end

@@ -37,9 +37,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from activation_study.activations._definition import get_activation
-from activation_study.device import resolve_device
-from activation_study.network.model import BN_EPS, BN_MOMENTUM, ModelSpec, init_std, seed_generators
+from activation_study.network.model import (
+    BN_EPS,
+    BN_MOMENTUM,
+    ModelSpec,
+    get_activation,
+    init_std,
+    resolve_device,
+    seed_generators,
+)
 from activation_study.training.engine import TrainSettings, train_batched
 
 BATCH_SIZE = 64

@@ -11,7 +11,7 @@ a few functions to note the wall clock on entry and exit.
   hashing and cache), ``dump_begin``/``dump_end`` around writing ``dvc.lock``,
   ``cmd_start``/``cmd_end`` around the command's shell, ``lock`` with the seconds spent
   waiting for the repository lock;
-- a stage command: ``main_start``/``main_end`` around ``stages._cli.run``'s ``main`` (its
+- a stage command: ``main_start``/``main_end`` around ``common.run``'s ``main`` (its
   imports are done by then).
 """
 
@@ -84,10 +84,10 @@ def _patch_dvc() -> None:
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Patch ``stages._cli.run`` once the stage module imports it."""
+    """Patch ``activation_study.common.run`` once the stage module imports it."""
 
     def find_spec(self, name, path, target=None):
-        if name != "stages._cli":
+        if name != "activation_study.common":
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)

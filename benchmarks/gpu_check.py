@@ -50,8 +50,11 @@ from bench_training import BATCH_SIZE, build_sequential, device_name  # noqa: E4
 
 from activation_study.analysis.layer_classifiers import BinnedKDE  # noqa: E402
 from activation_study.data.readers import read_idx_pair  # noqa: E402
-from activation_study.device import resolve_device  # noqa: E402
-from activation_study.network.model import ModelSpec, build_model  # noqa: E402
+from activation_study.network.model import (  # noqa: E402
+    ModelSpec,
+    build_model,
+    resolve_device,  # noqa: E402
+)
 from activation_study.network.stored import load_models, read_models  # noqa: E402
 from activation_study.training.engine import (  # noqa: E402
     PARTS,

@@ -20,18 +20,23 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activation_study.activations._definition import get_activation
 from activation_study.analysis.extraction import load_extraction
 from activation_study.analysis.layer_classifiers import SYSTEMS, layer_accuracies
-from activation_study.device import (
+from activation_study.common import (
+    config_argument,
+    get,
+    group,
+    load_params,
+    run,
+    seed_scalars,
+    write_json,
+)
+from activation_study.network.model import (
+    get_activation,
     resolve_device,
     use_cpu_threads,
     use_deterministic_algorithms,
 )
-from activation_study.io import write_json
-from activation_study.params.reader import get, group, load_params
-from activation_study.stats import seed_scalars
-from stages._cli import config_argument, run
 
 EXTRACTIONS = Path("data/extract_activations")
 METRICS = Path("metrics/classify_layers")

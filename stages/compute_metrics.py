@@ -14,14 +14,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from activation_study.activations._definition import get_activation
 from activation_study.analysis.extraction import FLOW_KEYS, load_extraction
 from activation_study.analysis.node_metrics import epochs_to_target, layer_summary
-from activation_study.device import use_cpu_threads
-from activation_study.io import atomic_path, write_json
-from activation_study.params.reader import get, group, load_params
-from activation_study.stats import seed_scalars, summary
-from stages._cli import config_argument, run
+from activation_study.common import (
+    atomic_path,
+    config_argument,
+    get,
+    group,
+    load_params,
+    run,
+    seed_scalars,
+    summary,
+    write_json,
+)
+from activation_study.network.model import get_activation, use_cpu_threads
 
 NODE_KEYS = ("pre_median", "pre_std", "act_median", "act_std", "activity_per_class", "activity",
              "dead", "activation_probability")

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from activation_study.common import data_params, load_params, require, run, user_files
 from activation_study.data.sources import CLASSES, fetch
 from activation_study.data.store import save_download
 from activation_study.data.user_files import read_user_file
-from activation_study.params.reader import data_params, load_params, require, user_files
-from stages._cli import run
 
 
 def main() -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from activation_study.analysis.extraction import extract_config
+from activation_study.common import config_argument, get, group, load_params, run
 from activation_study.data.arrays import load_split
-from activation_study.device import use_cpu_threads
+from activation_study.network.model import use_cpu_threads
 from activation_study.network.stored import read_models
-from activation_study.params.reader import get, group, load_params
-from stages._cli import config_argument, run
 
 
 def main() -> None:

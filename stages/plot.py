@@ -15,15 +15,20 @@ from typing import Any
 
 import pandas as pd
 
-from activation_study.configuration import FIELDS, grid_configs, stage_name
-from activation_study.errors import ParamError
+from activation_study.common import (
+    FIELDS,
+    ParamError,
+    atomic_path,
+    grid_configs,
+    load_params,
+    read_json,
+    run,
+    stage_name,
+)
+from activation_study.common import grid as read_grid
 from activation_study.figures.curves import CURVE_COLUMNS, DPI, write_figures
 from activation_study.figures.sparsity import STATES, sparsity_dead_bars
-from activation_study.io import atomic_path, read_json
-from activation_study.params.reader import grid as read_grid
-from activation_study.params.reader import load_params
 from activation_study.results.tables import layer_table, read_metrics
-from stages._cli import run
 
 CURVES = Path("plots/train")
 METRICS = Path("metrics/train")

@@ -16,9 +16,17 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from activation_study.activations._definition import get_activation
-from activation_study.configuration import stage_name
-from activation_study.errors import ParamError
+from activation_study.common import (
+    ParamError,
+    atomic_path,
+    config_argument,
+    get,
+    load_params,
+    read_json,
+    require,
+    run,
+    stage_name,
+)
 from activation_study.figures.network import (
     STATE_LABEL,
     STATES,
@@ -32,9 +40,7 @@ from activation_study.figures.network import (
     slopes_figure,
 )
 from activation_study.figures.style import DPI, activation_colour, save_png
-from activation_study.io import atomic_path, read_json
-from activation_study.params.reader import get, load_params, require
-from stages._cli import config_argument, run
+from activation_study.network.model import get_activation
 
 EXTRACTIONS = Path("data/extract_activations")
 NODE_METRICS = Path("data/compute_metrics")

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activation_study.configuration import grid_configs, stage_name
-from activation_study.errors import ParamError
+from activation_study.common import (
+    ParamError,
+    atomic_path,
+    grid,
+    grid_configs,
+    load_params,
+    plotted_configs,
+    read_json,
+    run,
+    stage_name,
+)
 from activation_study.figures.classifiers import write_classifier_figures
-from activation_study.io import atomic_path, read_json
-from activation_study.params.reader import grid, load_params, plotted_configs
 from activation_study.results.headline import detail_path
 from activation_study.results.tables import accuracy_table
-from stages._cli import run
 
 OUTPUT = Path("plots/plot_classifiers")
 

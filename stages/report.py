@@ -14,14 +14,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from activation_study.configuration import grid_configs
-from activation_study.io import read_json, write_atomic
-from activation_study.params.reader import get, load_params, plotted_configs
-from activation_study.params.reader import grid as read_grid
+from activation_study.common import (
+    TIMING_DIR,
+    get,
+    grid_configs,
+    load_params,
+    plotted_configs,
+    read_json,
+    run,
+    write_atomic,
+)
+from activation_study.common import grid as read_grid
 from activation_study.results.report.common import StudyInputs, candidate_figures
 from activation_study.results.report.render import render_report
 from activation_study.results.tables import read_metrics
-from stages._cli import TIMING_DIR, run
 
 OUTPUT = Path("reports/study.md")
 TUNE = Path("metrics/tune")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from activation_study.common import data_params, load_params, run, write_json
 from activation_study.data.split import save_split, split_dataset, split_summary
 from activation_study.data.store import load_download
-from activation_study.io import write_json
-from activation_study.params.reader import data_params, load_params
-from stages._cli import run
 
 
 def main() -> None:

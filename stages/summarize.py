@@ -20,11 +20,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from activation_study.configuration import grid_configs
-from activation_study.errors import ParamError
-from activation_study.io import write_atomic, write_csv, write_json
-from activation_study.params.reader import get, load_params
-from activation_study.params.reader import grid as read_grid
+from activation_study.common import (
+    ParamError,
+    get,
+    grid_configs,
+    load_params,
+    run,
+    write_atomic,
+    write_csv,
+    write_json,
+)
+from activation_study.common import grid as read_grid
 from activation_study.results.headline import HEADLINE, STAGES, config_headline
 from activation_study.results.tables import (
     STATES,
@@ -37,7 +43,6 @@ from activation_study.results.tables import (
     pm,
     read_metrics,
 )
-from stages._cli import run
 
 SUMMARY_KEYS = ("test_acc", "validation_acc", "train_acc", "generalisation_gap", "best_epoch")
 OUTPUT = Path("metrics/summarize/study.json")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from activation_study.activations._catalogue import catalogue
-from activation_study.activations._definition import get_activation
+from activation_study.network.model import get_activation
 
 
 def sigmoid(z):

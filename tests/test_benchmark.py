@@ -167,7 +167,7 @@ def test_pipeline_profile_splits_each_stage_at_its_events(tmp_path):
     assert (train.name, train.before, train.lock, train.imports, train.work, train.exit,
             train.after) == ("train@a", 1.5, 0.2, 1.5, 5.0, 1.0, 2.0)
     assert train.kind == "train" and train.total == 11.0
-    # no stages._cli (validate): its whole command is work; the DVC exit is its after
+    # no activation_study.common (validate): its whole command is work; the DVC exit is its after
     assert (validate.before, validate.imports, validate.work, validate.after) == \
         (1.0, 0.0, 1.0, 1.0)
     assert bench.cpu_by_kind(tmp_path) == {"dvc": 3.0, "stage": 6.5}

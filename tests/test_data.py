@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from activation_study.common import DataError
 from activation_study.data import sources
 from activation_study.data.arrays import load_split
 from activation_study.data.readers import read_cifar_batch, read_idx
 from activation_study.data.split import save_split, split_dataset
 from activation_study.data.store import load_download, save_download
-from activation_study.errors import DataError
 from activation_study.params.validated import DataParams, ParamError
 
 ROOT = Path(__file__).resolve().parents[1]

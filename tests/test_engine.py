@@ -108,7 +108,7 @@ def test_it_learns(activation, lr):
 
 
 def test_device_auto_and_unavailable_cuda():
-    from activation_study.device import resolve_device
+    from activation_study.network.model import resolve_device
     from activation_study.params.validated import ParamError
 
     assert resolve_device("cpu").type == "cpu"

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from activation_study.common import DataError
 from activation_study.data import readers, sources
 from activation_study.data.readers import read_cifar_batch
-from activation_study.errors import DataError
 
 PER_BATCH = 12
 

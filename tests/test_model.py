@@ -8,8 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from activation_study.activations._definition import get_activation
-from activation_study.network.model import BatchedMLP, ModelSpec, build_model, init_std
+from activation_study.network.model import (
+    BatchedMLP,
+    ModelSpec,
+    build_model,
+    get_activation,
+    init_std,
+)
 from activation_study.training.engine import TrainSettings, train_batched
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study.activations._definition import get_activation
 from activation_study.analysis.node_metrics import (
     activation_probability,
     class_median_spread,
@@ -21,6 +20,7 @@ from activation_study.analysis.node_metrics import (
     node_activity,
     saturation_fraction,
 )
+from activation_study.network.model import get_activation
 
 
 def test_class_medians_and_stds_by_hand():

@@ -18,13 +18,14 @@ import yaml
 from sklearn.datasets import load_digits
 
 from activation_study.activations._catalogue import catalogue
-from activation_study.configuration import grid_configs
+from activation_study.common import grid_configs
 from activation_study.data.split import split_dataset
 from activation_study.data.store import Dataset
-from activation_study.params.schema import check, training_samples
+from activation_study.params.schema import training_samples
 from activation_study.params.validated import (
     ParamError,
     activation_shape,
+    check,
     data_params,
     learning_rate,
     load_params,
@@ -301,3 +302,14 @@ def test_cheap_stages_do_not_import_torch():
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_the_schema_spells_configuration_ids_as_the_stages_do():
+    """The schema checks plots.configs against ids it spells itself (validate shares no code
+    with the other stages): the same ids, in the same order, as ``common.grid_configs``."""
+    from activation_study.params.schema import config_ids
+
+    grid = {"datasets": ["mnist5k", "fashion_mnist"], "activations": ["relu", "leaky_tanh"],
+            "depths": [2, 10], "widths": [20, 200], "batchnorm": [False, True]}
+    assert config_ids(grid) == [c["id"] for c in grid_configs(grid)]
+    assert config_ids(grid)[-1] == "fashion_mnist-leaky_tanh-d10-w200-bntrue"

@@ -15,7 +15,7 @@ import torch
 import yaml
 from PIL import Image
 
-from activation_study.activations._definition import get_activation
+from activation_study.network.model import get_activation
 from activation_study.params.validated import ParamError
 from stages import plot_activations
 

@@ -11,9 +11,9 @@ project is a docstring only). Imports under
 are seen: a project module loaded by ``importlib.import_module("...")`` would need listing
 by hand (none is today; ``data/sources.py`` loads only torchvision that way).
 
-Activation files are loaded by name (``activations/_definition.py`` imports
-``activations/<name>.py`` for the configuration's activation; ``_catalogue.py`` reads every
-file with ``ast``), so a stage that runs ``_definition`` must list its own activation's file,
+Activation files are loaded by name (``network/model.py`` imports ``activations/<name>.py``
+for the configuration's activation; ``activations/_catalogue.py`` reads every file with
+``ast``), so a stage that runs ``network/model.py`` must list its own activation's file,
 ``activation_study/activations/${item.activation}.py``, when its matrix has an activation axis,
 and the whole folder otherwise (plot_activations: its matrix item is a configuration id); a
 stage that runs ``_catalogue`` lists the folder.
@@ -42,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("activation_study", "stages")
 ACTIVATIONS = "activation_study/activations"
-LOADER = f"{ACTIVATIONS}/_definition.py"
+LOADER = "activation_study/network/model.py"
 CATALOGUE = f"{ACTIVATIONS}/_catalogue.py"
 OWN_ACTIVATION = f"{ACTIVATIONS}/${{item.activation}}.py"
 ENTRY = re.compile(r"\bpython\s+-m\s+(stages\.\w+)")
@@ -216,11 +216,11 @@ def test_stage_depends_on_no_module_it_does_not_run(name):
 
 def test_imports_are_followed(tmp_path):
     """The walk itself: parent packages with code, relative imports, imports in functions."""
-    assert is_code(ROOT / "activation_study/errors.py")
+    assert is_code(ROOT / "activation_study/common.py")
     assert not is_code(ROOT / "activation_study/data/__init__.py")  # a docstring only
     assert "activation_study/data/__init__.py" not in modules_run_by("stages.split")
     assert "activation_study/__init__.py" not in modules_run_by("stages.split")
-    assert "stages/_cli.py" in modules_run_by("stages.split")
+    assert "activation_study/common.py" in modules_run_by("stages.split")
     assert "stages/split.py" in modules_run_by("stages.split")
     tree = ast.parse("def f():\n    from . import x\n    from .y import z\n"
                      "if TYPE_CHECKING:\n    import hidden\nelse:\n    import shown\n")

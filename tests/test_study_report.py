@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from activation_study.configuration import grid_configs
-from activation_study.params.schema import check_group
+from activation_study.common import grid_configs
+from activation_study.params.schema import InvalidParams, check_group
 from activation_study.params.validated import ParamError, load_params
 from activation_study.results.report.common import StudyInputs, candidate_figures
 from activation_study.results.report.findings import (
@@ -107,7 +107,7 @@ def test_tolerance_accepts_percentage_points(value):
                                     {"report": {"tolerance": "1"}}, {"report": {"tolerance": True}},
                                     {"report": {"tolerance": float("nan")}}, {"report": {}}, {}])
 def test_tolerance_rejects_other_values_naming_the_key(params):
-    with pytest.raises(ParamError, match="report.tolerance"):
+    with pytest.raises(InvalidParams, match="report.tolerance"):
         check_group(params, "report")
 
 

@@ -16,13 +16,12 @@ import numpy as np
 import pytest
 import torch
 
+from activation_study.common import DataError, ParamError, data_params
 from activation_study.data.split import split_dataset
 from activation_study.data.user_files import array_shapes, read_user_file
-from activation_study.errors import DataError, ParamError
 from activation_study.network.model import ModelSpec, as_inputs
 from activation_study.network.stored import read_models
-from activation_study.params.reader import data_params
-from activation_study.params.schema import check
+from activation_study.params.validated import check
 from activation_study.pipeline.plan import file_sizes, split_sizes
 from tests.test_pipeline_e2e import init_project, sh, stale_stages, tiny_params, write_params
 

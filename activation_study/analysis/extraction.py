@@ -27,9 +27,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activation_study.device import resolve_device, use_deterministic_algorithms
-from activation_study.io import atomic_path, read_json, significant, write_json
-from activation_study.network.model import BatchedMLP, as_inputs, per_sample_loss
+from activation_study.common import atomic_path, read_json, significant, write_json
+from activation_study.network.model import (
+    BatchedMLP,
+    as_inputs,
+    per_sample_loss,
+    resolve_device,
+    use_deterministic_algorithms,
+)
 from activation_study.network.stored import load_models
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]

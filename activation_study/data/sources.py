@@ -22,9 +22,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from activation_study.common import DataError
 from activation_study.data.readers import read_cifar_batch, read_idx_pair
 from activation_study.data.store import Dataset
-from activation_study.errors import DataError
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 CLASSES = {

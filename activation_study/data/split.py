@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from activation_study.common import DataParams, atomic_path, require, write_json
 from activation_study.data.arrays import CLASSES_FILE, Split, save_arrays
 from activation_study.data.store import Dataset, as_stored
-from activation_study.io import atomic_path, write_json
-from activation_study.params.reader import DataParams, require
 
 
 def _stratified(indices: np.ndarray, labels: np.ndarray, size: float | int, seed: int):

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from activation_study.common import DataError, atomic_path, read_json, write_json
 from activation_study.data.arrays import load_array, save_arrays
-from activation_study.errors import DataError
-from activation_study.io import atomic_path, read_json, write_json
 
 META = "meta.json"
 

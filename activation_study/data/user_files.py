@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from activation_study.common import DataError
 from activation_study.data.store import Dataset
-from activation_study.errors import DataError
 
 FOLDER = Path("datasets")
 SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")

@@ -29,8 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from activation_study.activations._definition import get_activation
 from activation_study.figures.style import class_colours, new_figure
+from activation_study.network.model import get_activation
 
 STATES = ("initial", "best")  # the two model states drawn: untrained and trained
 STATE_LABEL = {"initial": "untrained (initialisation)", "best": "trained (kept parameters)"}

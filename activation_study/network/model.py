@@ -9,19 +9,153 @@ Architecture (dissertation 3.2.2): without batch norm, ``Linear(bias) -> act`` i
 hidden layer and ``Linear(no bias) -> act`` in the others; with batch norm
 ``Linear(no bias) -> BatchNorm(affine) -> act`` in every hidden layer. The output layer is
 ``Linear(no bias)`` into softmax cross-entropy.
+
+Its activation function is loaded here from its file ``activations/<name>.py``, which
+defines (docs/activations.md):
+
+- ``forward(z, shape)``: the function on a tensor of pre-activations; ``shape`` is its shape
+  parameter (None when it has none; a tensor that broadcasts when it is learned);
+- ``SHAPE``: None, or ``{"name", "default", "range"}`` (a literal: ``validate`` reads it
+  without torch), the value coming from ``train.shape.<name>``;
+- ``INIT``: ``"he"`` (N(0, 2/fan_in)) or ``"xavier"`` (N(0, 2/(fan_in + fan_out)));
+- ``ON_THRESHOLD``: a node is "on" (theta = 1, dissertation ch. 5) where the activation is
+  above it;
+- ``BAND``: ``(low, high)``, or a function of the shape parameter giving it: the activation
+  values that are "not saturated" (seed 004's activation probability);
+- ``SOURCE``: where the function comes from;
+- optionally ``COMBINED_SYSTEM`` (default False): the layer classifiers' combined system
+  applies (dissertation ch. 6: the function discards the magnitude of "off" pre-activations
+  and keeps that of "on" ones, as ReLU does);
+- optionally ``LEARNED_SHAPE`` (default False): the shape parameter is learned, one per node
+  and seed, starting from ``train.shape.<name>`` (PReLU's slopes).
+
+Where the network runs is chosen here too: ``train.device`` is ``auto`` (CUDA when present),
+``cpu``, ``cuda`` or ``cuda:N``, refused with a ParamError when the machine has no such device.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from activation_study.activations._definition import get_activation
+from activation_study.common import ParamError
+
+# --- The activation functions, one file each ----------------------------------------------
+
+INIT_RULES = ("he", "xavier")
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+ACTIVATIONS_PACKAGE = "activation_study.activations"
+ACTIVATIONS_FOLDER = Path(__file__).resolve().parents[1] / "activations"
+REQUIRED = ("forward", "INIT", "ON_THRESHOLD", "BAND", "SOURCE")
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    forward: Callable[[torch.Tensor, Any], torch.Tensor]  # (z, shape parameter)
+    shape: float | None  # the shape parameter this instance computes with
+    init: str
+    on_threshold: float  # theta = 1 where the activation is > on_threshold
+    band: tuple[float, float]  # not saturated where low < activation < high
+    source: str
+    combined_system: bool = False
+    learned_shape: bool = False  # PReLU: the model learns the shape, one per node and seed
+
+    def __post_init__(self) -> None:
+        if self.init not in INIT_RULES:
+            raise ValueError(f"activation {self.name}: INIT must be one of {INIT_RULES}")
+
+    def fn(self, z: torch.Tensor) -> torch.Tensor:
+        """The function with this instance's shape parameter."""
+        return self.forward(z, self.shape)
+
+    def apply(self, z: torch.Tensor, shape: torch.Tensor | float) -> torch.Tensor:
+        """The function with another shape parameter, e.g. learned slopes that broadcast."""
+        return self.forward(z, shape)
+
+
+def load_definition(name: str) -> Any:
+    """The module ``activations/<name>.py``; KeyError naming the known files if absent."""
+    folder = ACTIVATIONS_FOLDER
+    if not NAME.fullmatch(name) or not (folder / f"{name}.py").is_file():
+        known = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+        raise KeyError(f"unknown activation {name!r}: no file {folder / f'{name}.py'}; "
+                       f"known: {', '.join(known)}")
+    module = importlib.import_module(f"{ACTIVATIONS_PACKAGE}.{name}")
+    missing = [field for field in REQUIRED if not hasattr(module, field)]
+    if missing:
+        raise KeyError(f"{module.__file__}: an activation file must define "
+                       f"{', '.join(missing)} (docs/activations.md)")
+    return module
+
+
+def get_activation(name: str, shape: float | None = None) -> Activation:
+    """The activation ``name`` with its shape parameter (the file's default if None)."""
+    module = load_definition(name)
+    spec = getattr(module, "SHAPE", None)
+    if shape is None and spec is not None:
+        shape = float(spec["default"])
+    band = module.BAND(shape) if callable(module.BAND) else module.BAND
+    return Activation(name, module.forward, shape if spec is not None else None, module.INIT,
+                      float(module.ON_THRESHOLD), (float(band[0]), float(band[1])),
+                      module.SOURCE, bool(getattr(module, "COMBINED_SYSTEM", False)),
+                      bool(getattr(module, "LEARNED_SHAPE", False)))
+
+
+# --- Where the network runs --------------------------------------------------------------
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; anything else must be a device present here."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type != "cuda":
+        return device
+    if not torch.cuda.is_available():
+        raise ParamError(f"params.yaml: 'train.device' = {name!r} is not allowed: CUDA is not "
+                         "available on this machine; expected auto or cpu")
+    count = torch.cuda.device_count()
+    if (device.index or 0) >= count:
+        raise ParamError(f"params.yaml: 'train.device' = {name!r} is not allowed: this "
+                         f"machine has {count} CUDA device(s); expected cuda:0..cuda:{count - 1}")
+    return device
+
+
+def use_deterministic_algorithms(device: torch.device) -> None:
+    """Same inputs, same bits, on CUDA too: cuBLAS with a fixed workspace, and torch's
+    deterministic kernels (``index_add_``, which the binned KDE accumulates with, sorts
+    instead of using atomics). Must run before the first cuBLAS call of the process."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+
+
+def use_cpu_threads(threads: int) -> None:
+    """Compute on CPU with ``train.cpu_threads`` threads, whoever starts the stage.
+
+    The count changes results bitwise: CPU batch norm sums a batch in one chunk per thread,
+    and matrix products split their sums by thread count, so a network trained (or its
+    activations extracted) on 1 thread and on 2 differ in the last bits. Fixing it as a
+    parameter keeps a run equal under `dvc repro` and the parallel runner, and on machines
+    with other core counts. threadpoolctl sets numpy's and scipy's BLAS pools alike."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
+# --- The network -------------------------------------------------------------------------
 
 NUM_CLASSES = 10
 BN_EPS = 1e-5

@@ -1,3 +1,3 @@
-"""params.yaml. ``reader``: the small reader every computing stage uses (no schema, no
-pydantic); ``schema`` (the validate stage's) and ``validated``: the whole file checked, for
-the validate stage, the plan, the pipeline runner and the tests."""
+"""params.yaml checked whole: ``schema`` (the validate stage's; pydantic) and ``validated``
+(for the plan, the pipeline runner and the tests). The computing stages read their keys with
+the small reader of ``activation_study.common`` instead, without the schema."""

@@ -1,13 +1,18 @@
 """What a valid ``params.yaml`` is: the bounds, one pydantic model per group, the rules that
-relate keys of different groups, and the one-line messages of ``ParamError``.
+relate keys of different groups, and the one-line messages of ``InvalidParams``.
 
-Torch-free (validation runs before anything heavy is imported). ``params.py`` reads the file
-and gives the stages their values; this module only says whether the values are allowed.
+Torch-free (validation runs before anything heavy is imported), and independent of the code
+the other stages share (``activation_study.common``): the ``validate`` stage runs this module
+alone, so that editing the shared code reruns no validation and editing this module reruns
+nothing but validation. ``common`` reads the file and gives the stages their values; this
+module only says whether the values are allowed. ``params.validated`` turns an
+``InvalidParams`` into the stages' ``ParamError``.
 """
 
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import re
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -25,10 +30,20 @@ from pydantic.fields import FieldInfo
 
 from activation_study.activations._catalogue import catalogue
 from activation_study.analysis.classifier_choices import ESTIMATORS, PRIORS
-from activation_study.configuration import grid_configs
-from activation_study.errors import ParamError
 
-__all__ = ["ParamError"]  # re-exported for the tests
+
+class InvalidParams(ValueError):
+    """params.yaml breaks the schema: one line per problem."""
+
+
+def config_ids(grid: dict[str, list]) -> list[str]:
+    """The ids of the grid's configurations, spelt as ``activation_study.common.config_id``
+    spells them (tests/test_params.py holds the two equal): the schema imports nothing the
+    other stages share."""
+    return [f"{d}-{a}-d{n}-w{w}-bn{str(b).lower()}"
+            for d, a, n, w, b in itertools.product(grid["datasets"], grid["activations"],
+                                                   grid["depths"], grid["widths"],
+                                                   grid["batchnorm"])]
 
 SOURCE = "params.yaml"
 ACTIVATIONS = catalogue()  # name -> shape parameter: the files of activation_study/activations/
@@ -331,7 +346,7 @@ def relations(p: Params) -> list[str]:
                     f"a size that does not leave a last mini-batch of 1 sample: {dataset} has "
                     f"{n} training samples and grid.batchnorm has true (batch norm cannot "
                     "train on 1 sample)"))
-    known = [c["id"] for c in grid_configs(p.grid.model_dump())]
+    known = config_ids(p.grid.model_dump())
     for cid in p.plots.configs or []:
         if cid not in known:
             problems.append(not_allowed("plots.configs", cid,
@@ -422,14 +437,14 @@ def problems_of(exc: ValidationError, prefix: tuple = ()) -> list[str]:
 
 
 def check(raw: Any) -> Params:
-    """The whole file, validated; ParamError listing every problem found."""
+    """The whole file, validated; InvalidParams listing every problem found."""
     try:
         params = Params.model_validate(raw)
     except ValidationError as exc:
-        raise ParamError("\n".join(problems_of(exc))) from None
+        raise InvalidParams("\n".join(problems_of(exc))) from None
     problems = relations(params)
     if problems:
-        raise ParamError("\n".join(problems))
+        raise InvalidParams("\n".join(problems))
     return params
 
 
@@ -439,4 +454,4 @@ def check_group(raw: Any, name: str) -> Group:
     try:
         return Params.model_fields[name].annotation.model_validate(node)
     except ValidationError as exc:
-        raise ParamError("\n".join(problems_of(exc, (name,)))) from None
+        raise InvalidParams("\n".join(problems_of(exc, (name,)))) from None

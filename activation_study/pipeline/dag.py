@@ -20,7 +20,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from activation_study.io import write_atomic
+from activation_study.common import write_atomic
 
 LOCKFILE = "dvc.lock"
 

@@ -19,25 +19,32 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from activation_study.device import resolve_device, use_deterministic_algorithms
+from activation_study.common import activation_shape, get, require
+from activation_study.data.arrays import load_classes, load_split
 from activation_study.network.model import (
     BatchedMLP,
     ModelSpec,
     as_inputs,
     build_model,
     per_sample_loss,
+    resolve_device,
     seed_generators,
+    use_deterministic_algorithms,
 )
 from activation_study.training.checkpoints import Checkpoint, CheckpointWarning, to_cpu
 from activation_study.training.stacked_adam import StackedAdam
 from activation_study.training.train_step import EagerEpoch, GraphedEpoch
+
+if TYPE_CHECKING:
+    import argparse
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
 State = dict[str, torch.Tensor]
@@ -339,3 +346,23 @@ def _history(logged: list[dict[str, Any]], seeds: list[int],
 
 def _on(state: State, device: torch.device) -> State:
     return {name: value.to(device) for name, value in state.items()}
+
+
+def network_and_split(args: argparse.Namespace, params: dict) -> tuple[ModelSpec, Split]:
+    """The model spec of a tune or train stage's configuration (``args`` from
+    ``common.network_arguments``) and its dataset's stored split, after checking the batch
+    size against the split's training samples."""
+    folder = Path("data/split") / args.dataset
+    split = load_split(folder)
+    n, batch = len(split["train"][1]), get(params, "train.batch_size")
+    # validate checks these up front for the built-in sets; a file of your own is counted here
+    require(batch <= n, "train.batch_size", batch,
+            f"at most the {n} training samples of {args.dataset}")
+    require(not (args.batchnorm and n % batch == 1), "train.batch_size", batch,
+            f"a size that does not leave a last mini-batch of 1 sample: {args.dataset} has {n} "
+            "training samples (batch norm cannot train on 1 sample)")
+    spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,
+                     batchnorm=args.batchnorm, activation=args.activation,
+                     num_classes=len(load_classes(folder)),
+                     shape=activation_shape(params, args.activation))
+    return spec, split

@@ -313,3 +313,27 @@ def test_the_schema_spells_configuration_ids_as_the_stages_do():
             "depths": [2, 10], "widths": [20, 200], "batchnorm": [False, True]}
     assert config_ids(grid) == [c["id"] for c in grid_configs(grid)]
     assert config_ids(grid)[-1] == "fashion_mnist-leaky_tanh-d10-w200-bntrue"
+
+
+def test_validate_checks_the_cuda_device_it_names(monkeypatch):
+    """validate's own device check (it imports nothing the other stages share): on a machine
+    with one CUDA device, cuda and cuda:0 pass, cuda:1 is refused naming the range, and
+    compile: true passes with auto; with no CUDA, compile: true is refused."""
+    torch = pytest.importorskip("torch")
+    from activation_study.params.schema import InvalidParams
+    from stages.validate import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for device in ("cuda", "cuda:0", "auto", "cpu"):
+        check_device(device, False)
+    check_device("auto", True)
+    with pytest.raises(InvalidParams, match=r"'train.device' = 'cuda:1'.*1 CUDA device.*cuda:0"):
+        check_device("cuda:1", False)
+    with pytest.raises(InvalidParams, match="'train.compile' = true"):
+        check_device("cpu", True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InvalidParams, match="'train.compile' = true"):
+        check_device("auto", True)
+    with pytest.raises(InvalidParams, match="CUDA is not available"):
+        check_device("cuda", False)

@@ -1,7 +1,8 @@
 """Stage extract_activations@CONFIG: pre-activations of every hidden node, every model state.
 
 Reads data/train/<config>/models.pt and data/split/<dataset>/; writes
-data/extract_activations/<config>/ (format: activation_study.analysis.extraction and the README).
+data/extract_activations/<config>/ (format: activation_study.analysis.extraction and
+docs/analyses.md).
 """
 
 from __future__ import annotations

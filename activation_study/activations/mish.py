@@ -1,5 +1,5 @@
 """Mish, z * tanh(softplus(z)) (Misra 2019, "Mish: a self regularized non-monotonic
-activation function"): the worked example of README, "Adding an activation".
+activation function"): the worked example of docs/activations.md, "Adding an activation".
 
 Choices, as for the other smooth members of the ReLU family (GELU, SiLU):
 

@@ -332,7 +332,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "without GPUs); spread evenly over the GPUs")
     parser.add_argument("--per-gpu", type=int, default=1,
                         help="workers per GPU; more than 1 overlaps small trainings only "
-                             "under CUDA MPS (see README)")
+                             "under CUDA MPS (docs/parallel.md)")
     parser.add_argument("--retries", type=int, default=2,
                         help="times a stage is rerun after its worker died (not after the "
                              "stage itself failed)")

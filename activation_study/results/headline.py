@@ -7,13 +7,14 @@ derives from them, here, ``metrics/summarize/headline.json``: the only file ``dv
 show/diff`` and ``dvc exp show`` list, a section per configuration id.
 
 The headline is what a researcher would quote, kept small so that ``dvc exp show`` stays
-readable (README, "Metrics: headline and detail"): the kept model's test accuracy (mean and
-s.e. over seeds), validation accuracy, generalisation gap and best epoch; the learning rate;
-each hidden layer's sparsity and the network's dead nodes (trained, training set); and the
-last hidden layer's test accuracy as a continuous classifier. :func:`quantities` gives each
-with its per-seed values, which is what ``compare`` tests for seed noise. Choosing another set
-is an edit of this module: it reruns ``summarize`` and the stages that read metrics through
-``results.tables`` (plot, plot_classifiers, report), never training or an analysis.
+readable (docs/comparing.md, "Metrics: headline and detail"): the kept model's test accuracy
+(mean and s.e. over seeds), validation accuracy, generalisation gap and best epoch; the
+learning rate; each hidden layer's sparsity and the network's dead nodes (trained, training
+set); and the last hidden layer's test accuracy as a continuous classifier.
+:func:`quantities` gives each with its per-seed values, which is what ``compare`` tests for
+seed noise. Choosing another set is an edit of this module: it reruns ``summarize`` and the
+stages that read metrics through ``results.tables`` (plot, plot_classifiers, report), never
+training or an analysis.
 """
 
 from __future__ import annotations

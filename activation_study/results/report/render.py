@@ -271,7 +271,7 @@ def render_report(inputs: StudyInputs) -> str:
     lines = ["# Activation functions in MLPs: study report", "",
              "Written by `python -m stages.report` from the metrics of this workspace "
              "(`metrics/`) and the figures under `plots/`; every number is read from them. "
-             "The method is that of the seeds (STUDY.md, README).", "",
+             "The method is that of the seeds (STUDY.md; docs/analyses.md).", "",
              *summary_lines(inputs, findings, covered), "",
              *run_section(inputs), "", *findings_section(findings)]
     sections = [tune_section(inputs), accuracy_section(inputs), nodes_section(inputs),

@@ -44,15 +44,17 @@ def expand(stage: dict, params: dict) -> list[dict]:
 
 
 def pipeline(rev: str | None) -> tuple[dict, list[str]]:
-    """dvc.yaml's stages and the project's Python files, at ``rev`` or in the working tree."""
-    if rev is None:
-        text = Path("dvc.yaml").read_text()
-        files = git("ls-files", "--cached", "--others", "--exclude-standard").split()
-    else:
-        text = git("show", f"{rev}:dvc.yaml")
-        files = git("ls-tree", "-r", "--name-only", rev).split()
-    return (yaml.safe_load(text)["stages"],
-            [f for f in files if f.startswith(PACKAGES) and f.endswith(".py")])
+    """The stages of dvc.yaml and pipelines/*/dvc.yaml, and the project's Python files, at
+    ``rev`` or in the working tree."""
+    def read(path: str) -> str:
+        return Path(path).read_text() if rev is None else git("show", f"{rev}:{path}")
+
+    files = (git("ls-files", "--cached", "--others", "--exclude-standard") if rev is None
+             else git("ls-tree", "-r", "--name-only", rev)).split()
+    dvcfiles = [f for f in files if f == "dvc.yaml" or re.fullmatch(r"pipelines/\w+/dvc\.yaml", f)]
+    stages = {kind: stage for path in dvcfiles
+              for kind, stage in yaml.safe_load(read(path))["stages"].items()}
+    return stages, [f for f in files if f.startswith(PACKAGES) and f.endswith(".py")]
 
 
 def stale_counts(rev: str | None, params: dict) -> dict[str, dict[str, int]]:

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from activation_study.pipeline.dag import dvcfiles, stage_definitions  # noqa: E402
+
 PARAMETERS = ROOT / "docs" / "reference" / "parameters.md"
 STAGES = ROOT / "docs" / "reference" / "stages.md"
 DAG = ROOT / "docs" / "snippets" / "dag.md"
@@ -106,7 +108,7 @@ def pattern_of(entry: str) -> str:
 
 def stages_reading(pipeline: dict) -> dict[str, list[str]]:
     reads: dict[str, list[str]] = {}
-    for name, stage in pipeline["stages"].items():
+    for name, stage in pipeline.items():
         for entry in stage.get("params", []):
             entry = entry if isinstance(entry, str) else next(iter(entry))
             reads.setdefault(pattern_of(entry), []).append(name)
@@ -186,7 +188,7 @@ def parameters_page() -> str:
 
     schema = Params.model_json_schema()
     defs = schema["$defs"]
-    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    pipeline = stage_definitions(ROOT)
     values = default_params()
     reads = stages_reading(pipeline)
     top = {name: defs[prop["$ref"].split("/")[-1]] for name, prop in schema["properties"].items()}
@@ -236,9 +238,11 @@ def paths(entries) -> list[tuple[str, dict]]:
 
 
 def stages_page() -> str:
-    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    out = [HEADER.format("dvc.yaml"), "", "# Stage reference", "",
-           "Every stage of `dvc.yaml`: what it runs for (a matrix stage runs once per "
+    pipeline = stage_definitions(ROOT)
+    out = [HEADER.format("dvc.yaml and pipelines/*/dvc.yaml"), "", "# Stage reference", "",
+           "Every stage of the pipeline, in the order the data flows (defined in `dvc.yaml`, "
+           "or, for a kind run once per configuration, in `pipelines/<stage>/dvc.yaml`): what "
+           "it runs for (a matrix stage runs once per "
            "combination of its lists), its command's module, the data it reads (its code "
            "dependencies, the modules it imports, are counted: `tests/test_stage_deps.py` keeps "
            "that list exact), the parameters it reads and what it writes. `ID` is a "
@@ -246,7 +250,7 @@ def stages_page() -> str:
            "does is on the [pipeline page](../pipeline.md).", "",
            "| stage | one per | command | reads | code | parameters | writes |",
            "| --- | --- | --- | --- | --- | --- | --- |"]
-    for name, stage in pipeline["stages"].items():
+    for name, stage in pipeline.items():
         matrix = stage.get("matrix") or {}
         per = " x ".join(f"`{v.removeprefix('${').removesuffix('}')}`"
                          for v in matrix.values()) or "(once)"
@@ -286,12 +290,14 @@ def dag_snippet() -> str:
     from activation_study.pipeline.parallel import dvc_command
 
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(ROOT / "dvc.yaml", tmp)
+        for path in dvcfiles(ROOT):
+            Path(tmp, path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / path, Path(tmp, path))
         Path(tmp, "params.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
         subprocess.run(dvc_command("init", "--no-scm", "-q"), cwd=tmp, check=True)
         mermaid = subprocess.run(dvc_command("dag", "--mermaid"), cwd=tmp, check=True,
                                  capture_output=True, text=True).stdout
-    mermaid = mermaid.replace("\t", "    ").strip()
+    mermaid = re.sub(r"pipelines/\w+/dvc\.yaml:", "", mermaid.replace("\t", "    ")).strip()
     return "\n".join([HEADER.format("dvc.yaml (dvc dag --mermaid)"), "", "```mermaid", mermaid,
                       "```", ""])
 

@@ -23,7 +23,7 @@ from activation_study.common import (
     load_params,
     read_json,
     run,
-    stage_name,
+    stage_address,
 )
 from activation_study.common import grid as read_grid
 from activation_study.figures.curves import CURVE_COLUMNS, DPI, write_figures
@@ -46,7 +46,7 @@ def read_curves(path: Path, stage: str) -> pd.DataFrame:
 def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves (a row per configuration and epoch) and test accuracy (a row per configuration),
     each with the configuration's ``FIELDS`` and number of ``seeds`` as columns."""
-    missing = [f"{path} is missing: run `dvc repro {stage_name('train', c['id'])}`"
+    missing = [f"{path} is missing: run `dvc repro {stage_address('train', c['id'])}`"
                for c in configs
                for path in (CURVES / f"{c['id']}.csv", METRICS / f"{c['id']}.json")
                if not path.is_file()]
@@ -56,7 +56,7 @@ def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFra
     for config in configs:
         metrics = read_json(METRICS / f"{config['id']}.json")
         keys = {key: config[key] for key in FIELDS} | {"seeds": len(metrics["seeds"])}
-        stage = stage_name("train", config["id"])
+        stage = stage_address("train", config["id"])
         curves.append(read_curves(CURVES / f"{config['id']}.csv", stage).assign(**keys))
         results.append({**keys, "test_acc": metrics["test_acc"]["mean"],
                         "test_acc_se": metrics["test_acc"]["se"]})

@@ -24,8 +24,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-import yaml
 
+from activation_study.pipeline.dag import lockfile_stages, plain_name
 from tests.test_pipeline_e2e import stale_stages
 from tests.test_stage_deps import (
     OWN_ACTIVATION,
@@ -287,7 +287,7 @@ def test_dvc_sees_the_blast_radius_of_an_edit(project: Path):
     """In a copy of the tiny study: append a comment to a module, and `dvc status` lists
     stale exactly the stage kinds of its table entry; for an activation file, of the
     per-configuration stages only those of its own activation."""
-    locked = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    locked = [plain_name(address) for address in lockfile_stages(project)]
     present = {name.split("@")[0] for name in locked}
     assert present == EVERY_KIND  # the tiny study runs every stage kind
     per_configuration = {name for name, stage in stages().items()

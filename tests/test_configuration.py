@@ -15,6 +15,7 @@ from activation_study.common import (
     parse_config_id,
     stage_name,
 )
+from activation_study.pipeline.dag import stage_definitions
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = {"datasets": ["fashion_mnist", "digits"], "activations": ["leaky_relu", "sigmoid"],
@@ -59,7 +60,7 @@ def test_command_line_names_the_configuration():
 def test_spellings_agree_with_dvc_yaml():
     """Grid matrices list the axes in FIELDS order and name outputs by the id; the matrices of
     ID_MATRIX_STAGES are over ids."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    stages = stage_definitions(ROOT)
     id_spelling = ("${item.dataset}-${item.activation}-d${item.depth}-w${item.width}"
                    "-bn${item.batchnorm}")
     for kind, stage in stages.items():

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from activation_study.activations._catalogue import catalogue
+from activation_study.pipeline.dag import plain_name
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -70,7 +71,7 @@ def init_project(project: Path, params: dict) -> Path:
     """A git repository with a copy of the repository's code (no results) and ``params``."""
     files = sh("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT).stdout
     for rel in files.split():
-        if rel.split("/")[0] in ("data", "metrics", "plots") or rel == "dvc.lock":
+        if rel.split("/")[0] in ("data", "metrics", "plots") or rel.endswith("dvc.lock"):
             continue
         if (ROOT / rel).is_file():
             (project / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -83,12 +84,15 @@ def init_project(project: Path, params: dict) -> Path:
 
 
 def stale_stages(project: Path) -> set[str]:
-    return set(json.loads(sh("dvc", "status", "--json", cwd=project).stdout))
+    """The stale stages' names (``train@...``, without the dvc.yaml that defines them)."""
+    return {plain_name(name) for name in json.loads(sh("dvc", "status", "--json",
+                                                       cwd=project).stdout)}
 
 
 def ran_stages(project: Path) -> set[str]:
     out = sh("dvc", "repro", cwd=project).stdout
-    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    return {plain_name(line.split("'")[1]) for line in out.splitlines()
+            if line.startswith("Running stage")}
 
 
 def test_a_copy_of_the_baseline_is_in_step_and_independent_of_it(baseline, project):

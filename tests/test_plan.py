@@ -13,6 +13,7 @@ from activation_study.params.validated import (
     validate_grid,
     validate_train,
 )
+from activation_study.pipeline.dag import stage_kind
 from activation_study.pipeline.plan import config_compute, main, plan, split_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,14 +22,14 @@ TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
 
 
 def test_stage_count_is_what_dvc_lists():
-    """dvc.yaml expands the repository's params.yaml, whichever preset it holds."""
-    listed = subprocess.run([str(DVC), "stage", "list", "--name-only"], cwd=ROOT,
+    """The pipeline's files expand the repository's params.yaml, whichever preset it holds."""
+    listed = subprocess.run([str(DVC), "stage", "list", "--all", "--name-only"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
     result = plan(load_params(ROOT / "params.yaml"))
     assert result["total_stages"] == len(listed)
     kinds = {}
     for name in listed:
-        kinds[name.split("@")[0]] = kinds.get(name.split("@")[0], 0) + 1
+        kinds[stage_kind(name)] = kinds.get(stage_kind(name), 0) + 1
     assert result["stages"] == kinds
 
 

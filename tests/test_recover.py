@@ -87,3 +87,17 @@ def test_refuses_while_dvc_holds_the_repository(repo):
         held.unlock()
     assert proc.returncode != 0 and "a DVC command is running" in proc.stderr
     assert (repo / "dvc.lock").read_text() == LOCK[:40]
+
+
+def test_a_truncated_lock_file_of_a_stage_kind_is_removed_and_the_others_kept(repo):
+    """The per-configuration kinds' lock files (pipelines/<kind>/dvc.lock) are DVC's too."""
+    sub = repo / "pipelines/train"
+    sub.mkdir(parents=True)
+    (sub / "dvc.yaml").write_text(DVC_YAML.replace("validate", "train"))
+    (sub / "dvc.lock").write_text(LOCK.replace("validate", "train")[:85])
+    (repo / "dvc.lock").write_text(LOCK)
+    assert "validation failed" in dvc(repo, "status").stderr
+    done = recover(repo)
+    assert len(done) == 1 and "pipelines/train/dvc.lock" in done[0]
+    assert not (sub / "dvc.lock").exists() and (repo / "dvc.lock").read_text() == LOCK
+    assert dvc(repo, "status").returncode == 0

@@ -37,7 +37,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-import yaml
+
+from activation_study.pipeline.dag import stage_definitions
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("activation_study", "stages")
@@ -49,9 +50,9 @@ ENTRY = re.compile(r"\bpython\s+-m\s+(stages\.\w+)")
 
 
 def stages() -> dict[str, dict]:
-    """dvc.yaml's stages; a ``foreach`` stage as its ``do`` body (``matrix`` ones are flat)."""
-    raw = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    return {name: stage.get("do", stage) for name, stage in raw.items()}
+    """The stages of dvc.yaml and pipelines/*/dvc.yaml; a ``foreach`` stage as its ``do`` body
+    (``matrix`` ones are flat)."""
+    return {name: stage.get("do", stage) for name, stage in stage_definitions(ROOT).items()}
 
 
 def module_file(name: str) -> Path | None:
@@ -188,7 +189,7 @@ def test_stage_depends_on_every_module_it_runs(name):
                      if not covered(path, deps))
     assert not missing, (
         f"stage {name!r} runs modules its dvc.yaml deps do not list; editing them would not "
-        f"rerun it. Add to stages.{name}.deps in dvc.yaml:\n"
+        f"rerun it. Add to stages.{name}.deps in its dvc.yaml (pipelines/{name}/ or the root):\n"
         + "\n".join(f"      - {path}" for path in missing))
 
 

@@ -7,9 +7,13 @@
   matrix item (a configuration's ``tune``, ``train``, ``extract_activations``, ...), so that
   a configuration pays DVC's start, its reading of the pipeline and its lock round trips
   once, not once per stage.
-- `order_lockfile`: ``dvc.lock`` lists stages in the order DVC finished them, so a parallel
+- `order_lockfile`: a lock file lists stages in the order DVC finished them, so a parallel
   run that adds stages would list them in completion order; this puts the added ones in the
   order a sequential `dvc repro` writes them, so that both give the same bytes.
+
+Stages are named as DVC addresses them from the repository's root: ``validate`` or
+``split@digits`` in ``dvc.yaml``, ``pipelines/train/dvc.yaml:train@digits-relu-2-8-False`` for
+the per-configuration kinds, which have a ``dvc.yaml`` and a lock file each.
 """
 
 from __future__ import annotations
@@ -71,14 +75,68 @@ class Plan:
         return "\n".join(lines)
 
 
-def stage_kind(name: str) -> str:
-    """``train@digits-relu-2-8-False`` -> ``train``."""
-    return name.split("@", 1)[0]
+def plain_name(address: str) -> str:
+    """``pipelines/train/dvc.yaml:train@digits-relu-2-8-False`` -> ``train@digits-relu-2-8-False``
+    (a stage of the root ``dvc.yaml`` is its own name)."""
+    return address.rsplit(":", 1)[-1]
 
 
-def stage_item(name: str) -> str | None:
-    """``train@digits-relu-2-8-False`` -> ``digits-relu-2-8-False``; None for a plain stage."""
+def stage_kind(address: str) -> str:
+    """``pipelines/train/dvc.yaml:train@digits-relu-2-8-False`` -> ``train``."""
+    return plain_name(address).split("@", 1)[0]
+
+
+def stage_item(address: str) -> str | None:
+    """``...:train@digits-relu-2-8-False`` -> ``digits-relu-2-8-False``; None for a plain stage."""
+    name = plain_name(address)
     return name.split("@", 1)[1] if "@" in name else None
+
+
+def dvcfiles(root: Path = Path(".")) -> list[Path]:
+    """The pipeline's files, relative to ``root``: ``dvc.yaml``, then
+    ``pipelines/<kind>/dvc.yaml`` (one per per-configuration stage kind)."""
+    return [Path("dvc.yaml"), *sorted(path.relative_to(root)
+                                      for path in root.glob("pipelines/*/dvc.yaml"))]
+
+
+def stage_definitions(root: Path = Path(".")) -> dict[str, dict]:
+    """Every stage kind's definition as written (templates unexpanded), from all the
+    pipeline's files, in the order the data flows (by generation: a kind after every kind
+    whose outputs it reads; within one, in file order): ``{"validate": {"cmd": ...}, ...}``."""
+    import yaml
+
+    found = {kind: stage for path in dvcfiles(root)
+             for kind, stage in yaml.safe_load((root / path).read_text())["stages"].items()}
+
+    def paths(stage: dict, *sections: str) -> list[str]:
+        entries = [e for section in sections for e in stage.get(section) or []]
+        return [e if isinstance(e, str) else next(iter(e)) for e in entries]
+
+    def feeds(out: str, dep: str) -> bool:
+        out, dep = out.split("$")[0].rstrip("/"), dep.split("$")[0].rstrip("/")
+        return out == dep or out.startswith(dep + "/") or dep.startswith(out + "/")
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(found)
+    graph.add_edges_from((a, b) for a in found for b in found if a != b and any(
+        feeds(out, dep) for out in paths(found[a], "outs", "metrics", "plots")
+        for dep in paths(found[b], "deps")))
+    return {kind: found[kind] for generation in nx.topological_generations(graph)
+            for kind in sorted(generation, key=list(found).index)}
+
+
+def lockfiles(root: Path = Path(".")) -> list[Path]:
+    """The pipeline's lock files that exist, relative to ``root``: ``dvc.lock``, then
+    ``pipelines/<kind>/dvc.lock``."""
+    found = [Path(LOCKFILE), *sorted(path.relative_to(root)
+                                     for path in root.glob(f"pipelines/*/{LOCKFILE}"))]
+    return [path for path in found if (root / path).is_file()]
+
+
+def _address(lockfile: Path, name: str) -> str:
+    """How `dvc repro` run in the root addresses stage ``name`` of ``lockfile``'s dvc.yaml."""
+    dvcfile = lockfile.with_name("dvc.yaml")
+    return name if dvcfile == Path("dvc.yaml") else f"{dvcfile.as_posix()}:{name}"
 
 
 def _repro_steps(repo) -> list:
@@ -109,40 +167,39 @@ def stage_plan(root: Path = Path(".")) -> Plan:
 
 
 def lockfile_stages(root: Path = Path(".")) -> list[str]:
-    """The stage names ``dvc.lock`` holds, in file order (none when it does not exist)."""
+    """The stages the lock files hold, as addresses, in file order."""
     import yaml
 
-    path = root / LOCKFILE
-    if not path.is_file():
-        return []
-    return list((yaml.safe_load(path.read_text()) or {}).get("stages", {}))
+    return [_address(path, name) for path in lockfiles(root)
+            for name in (yaml.safe_load((root / path).read_text()) or {}).get("stages", {})]
 
 
 def order_lockfile(before: list[str], root: Path = Path(".")) -> bool:
-    """Put the stages a run added to ``dvc.lock`` (those not in ``before``) in the order a
+    """Put the stages a run added to each lock file (those not in ``before``) in the order a
     sequential `dvc repro` adds them; entries that were there keep their place, as DVC
-    updates them in place. Holds DVC's repository lock. Returns whether the file changed."""
+    updates them in place. Holds DVC's repository lock. Returns whether a file changed."""
     from dvc.repo import Repo
     from dvc.utils.serialize import parse_yaml_for_update
     from dvc.utils.serialize._yaml import dumps_yaml
 
-    path = root / LOCKFILE
-    if not path.is_file():
-        return False
+    changed = False
     with Repo(str(root)) as repo, repo.lock:
-        text = path.read_text()
-        data = parse_yaml_for_update(text, str(path))
-        stages = data.get("stages", {})
         rank = {stage.addressing: k for k, stage in enumerate(_repro_steps(repo))}
         known = set(before)
-        kept = [name for name in stages if name in known]
-        added = sorted((name for name in stages if name not in known),
-                       key=lambda name: rank.get(name, len(rank)))
-        if list(stages) == kept + added:
-            return False
-        ordered = {name: stages[name] for name in kept + added}
-        for name in list(stages):
-            del stages[name]
-        stages.update(ordered)
-        write_atomic(path, lambda tmp: tmp.write_text(dumps_yaml(data)))
-        return True
+        for lockfile in lockfiles(root):
+            path = root / lockfile
+            data = parse_yaml_for_update(path.read_text(), str(path))
+            stages = data.get("stages", {})
+            address = {name: _address(lockfile, name) for name in stages}
+            kept = [name for name in stages if address[name] in known]
+            added = sorted((name for name in stages if address[name] not in known),
+                           key=lambda name: rank.get(address[name], len(rank)))
+            if list(stages) == kept + added:
+                continue
+            ordered = {name: stages[name] for name in kept + added}
+            for name in list(stages):
+                del stages[name]
+            stages.update(ordered)
+            write_atomic(path, lambda tmp, data=data: tmp.write_text(dumps_yaml(data)))
+            changed = True
+    return changed

@@ -47,6 +47,7 @@ from activation_study.pipeline.dag import (
     Plan,
     lockfile_stages,
     order_lockfile,
+    plain_name,
     stage_item,
     stage_plan,
 )
@@ -69,8 +70,8 @@ class StageFailed(Exception):
 
 
 def stage_log(name: str) -> Path:
-    """The stage's log, relative to the workspace."""
-    return LOG_DIR / f"{name}.log"
+    """The stage's log, relative to the workspace: ``logs/parallel/train@CONFIG.log``."""
+    return LOG_DIR / f"{plain_name(name)}.log"
 
 
 def dvc_command(*args: str) -> list[str]:
@@ -221,7 +222,9 @@ def _failure(stages: tuple[str, ...], key: str, exc: BaseException,
 
 def task_key(stages: tuple[str, ...]) -> str:
     """The Dask key of the task over ``stages``: ``stage-NAME``, or ``chain-ITEM``."""
-    return f"stage-{stages[0]}" if len(stages) == 1 else f"chain-{stage_item(stages[0])}"
+    if len(stages) == 1:
+        return f"stage-{plain_name(stages[0])}"
+    return f"chain-{stage_item(stages[0])}"
 
 
 def chain_costs(root: Path) -> dict[str, float]:

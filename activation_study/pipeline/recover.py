@@ -2,12 +2,12 @@
 
 The stages' outputs survive a kill (atomic writes, resume checkpoints), but DVC writes its
 own files in place, not atomically (``dvc/utils/serialize/_common.py``: ``open(path, "w+")``
-for ``dvc.lock``; ``.dvc/tmp/rwlock`` likewise). A kill during such a write leaves a
-truncated file, and every later DVC command fails (``'./dvc.lock' validation failed``,
-``Unable to read RWLock-file``). This command, run while no DVC process runs in the
-repository, removes such a file:
+for ``dvc.lock`` and ``pipelines/<kind>/dvc.lock``; ``.dvc/tmp/rwlock`` likewise). A kill
+during such a write leaves a truncated file, and every later DVC command fails
+(``'./dvc.lock' validation failed``, ``Unable to read RWLock-file``). This command, run while
+no DVC process runs in the repository, removes such a file:
 
-- ``dvc.lock`` that does not parse or fails DVC's schema: removed. The next `dvc repro`
+- a lock file that does not parse or fails DVC's schema: removed. The next `dvc repro`
   restores every stage that had finished from DVC's run-cache ("Stage ... is cached -
   skipping run") and reruns the others, which resume from their checkpoints.
 - ``.dvc/tmp/rwlock`` that does not parse: removed (it only records running stages).
@@ -29,9 +29,11 @@ from dvc.lock import LockError, make_lock
 from dvc.schema import COMPILED_LOCKFILE_SCHEMA
 from voluptuous import Invalid  # DVC's schema library
 
+from activation_study.pipeline.dag import lockfiles
+
 
 def broken_lockfile(path: Path) -> str | None:
-    """Why ``dvc.lock`` is unusable, or None when it is intact (or absent)."""
+    """Why a lock file is unusable, or None when it is intact (or absent)."""
     if not path.is_file():
         return None
     try:
@@ -61,8 +63,8 @@ def recover(repo: Path) -> list[str]:
     guard.lock()  # fails while `dvc repro` (or any DVC command) runs here
     try:
         done = []
-        for path, why in ((repo / "dvc.lock", broken_lockfile(repo / "dvc.lock")),
-                          (tmp / "rwlock", broken_rwlock(tmp / "rwlock"))):
+        checks = [(repo / path, broken_lockfile(repo / path)) for path in lockfiles(repo)]
+        for path, why in (*checks, (tmp / "rwlock", broken_rwlock(tmp / "rwlock"))):
             if why is not None:
                 path.unlink()
                 done.append(f"removed {path.relative_to(repo)}, left truncated by a kill "

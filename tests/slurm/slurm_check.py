@@ -60,4 +60,4 @@ def test_the_pipeline_on_slurm_equals_the_sequential_run(slurm, tmp_path):
     assert {path: list(lock["stages"]) for path, lock in lock_without_timed(project).items()} \
         == {path: list(lock["stages"]) for path, lock in lock_without_timed(sequential).items()}
     print(f"equal to the sequential run: {len(files) - 1} result files byte for byte, "
-          "dvc.lock (but for the report's wall-time hash)")
+          "the lock files, their order included (but for the report's wall-time hash)")

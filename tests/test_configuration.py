@@ -70,3 +70,21 @@ def test_spellings_agree_with_dvc_yaml():
         elif len(matrix) > 1:
             assert tuple(matrix) == FIELDS, kind
             assert id_spelling in yaml.safe_dump(stage, width=1000), kind
+
+
+def test_every_grid_stage_kind_has_a_pipeline_file_and_lock_file_of_its_own():
+    """The stages run once per configuration of the grid live in pipelines/KIND/dvc.yaml, so
+    that DVC's rewrite of a lock file after each stage reads and writes one kind's entries,
+    not the study's; each such file reads the root's params.yaml and runs in the root."""
+    grid_kinds = {kind for kind, stage in stage_definitions(ROOT).items()
+                  if tuple(stage.get("matrix", {})) == FIELDS}
+    assert grid_kinds == {"tune", "train", "extract_activations", "compute_metrics",
+                          "classify_layers"}
+    for kind in grid_kinds:
+        pipeline = yaml.safe_load((ROOT / "pipelines" / kind / "dvc.yaml").read_text())
+        assert pipeline["vars"] == ["../../params.yaml"], kind
+        assert list(pipeline["stages"]) == [kind]
+        assert pipeline["stages"][kind]["wdir"] == "../..", kind
+        assert (ROOT / "pipelines" / kind / "dvc.lock").is_file(), kind
+    root = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert not grid_kinds & set(root)

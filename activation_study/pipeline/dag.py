@@ -27,6 +27,7 @@ import networkx as nx
 from activation_study.common import write_atomic
 
 LOCKFILE = "dvc.lock"
+KIND_DVCFILES = "pipelines/*/dvc.yaml"  # the per-configuration kinds' own pipeline files
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def dvcfiles(root: Path = Path(".")) -> list[Path]:
     """The pipeline's files, relative to ``root``: ``dvc.yaml``, then
     ``pipelines/<kind>/dvc.yaml`` (one per per-configuration stage kind)."""
     return [Path("dvc.yaml"), *sorted(path.relative_to(root)
-                                      for path in root.glob("pipelines/*/dvc.yaml"))]
+                                      for path in root.glob(KIND_DVCFILES))]
 
 
 def stage_definitions(root: Path = Path(".")) -> dict[str, dict]:
@@ -126,10 +127,9 @@ def stage_definitions(root: Path = Path(".")) -> dict[str, dict]:
 
 
 def lockfiles(root: Path = Path(".")) -> list[Path]:
-    """The pipeline's lock files that exist, relative to ``root``: ``dvc.lock``, then
-    ``pipelines/<kind>/dvc.lock``."""
-    found = [Path(LOCKFILE), *sorted(path.relative_to(root)
-                                     for path in root.glob(f"pipelines/*/{LOCKFILE}"))]
+    """The lock files of the pipeline's files that have one, relative to ``root``:
+    ``dvc.lock``, then ``pipelines/<kind>/dvc.lock``."""
+    found = [path.with_name(LOCKFILE) for path in dvcfiles(root)]
     return [path for path in found if (root / path).is_file()]
 
 

@@ -150,14 +150,6 @@ def stage_name(kind: str, cid: str) -> str:
     return f"{kind}@" + "-".join(str(config[field]) for field in FIELDS)
 
 
-def stage_address(kind: str, cid: str) -> str:
-    """The stage as `dvc repro` in the repository's root takes it: the per-configuration
-    kinds with a ``pipelines/<kind>/dvc.yaml`` of their own are prefixed with that file."""
-    dvcfile = Path("pipelines") / kind / "dvc.yaml"
-    name = stage_name(kind, cid)
-    return f"{dvcfile.as_posix()}:{name}" if dvcfile.is_file() else name
-
-
 def command_line_id(argv: list[str]) -> str | None:
     """The id of the configuration a stage's command line names, None if it names none."""
     values = dict(zip(argv[::2], argv[1::2], strict=False))

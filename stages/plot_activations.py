@@ -25,7 +25,7 @@ from activation_study.common import (
     read_json,
     require,
     run,
-    stage_address,
+    stage_name,
 )
 from activation_study.figures.network import (
     STATE_LABEL,
@@ -65,8 +65,10 @@ def _check_inputs(extraction_dir: Path, metrics_dir: Path) -> dict:
         metric_files += [metrics_dir / f"{state}_test_{key}.npy" for state in STATES
                          for key in TEST_KEYS]
     missing_metrics = [p for p in metric_files if not p.is_file()]
-    extract = stage_address("extract_activations", extraction_dir.name)
-    compute = stage_address("compute_metrics", metrics_dir.name)
+    extract = "pipelines/extract_activations/dvc.yaml:" + stage_name("extract_activations",
+                                                                      extraction_dir.name)
+    compute = "pipelines/compute_metrics/dvc.yaml:" + stage_name("compute_metrics",
+                                                                  metrics_dir.name)
     lines = [f"{p} is missing: run `dvc repro {extract}`" for p in missing_extract]
     lines += [f"{p} is missing: run `dvc repro {compute}`" for p in missing_metrics]
     if lines:

@@ -20,7 +20,7 @@ from activation_study.common import (
     plotted_configs,
     read_json,
     run,
-    stage_address,
+    stage_name,
 )
 from activation_study.figures.classifiers import write_classifier_figures
 from activation_study.results.headline import detail_path
@@ -34,7 +34,9 @@ def main() -> None:
     epoch_configs = plotted_configs(params)
     configs = grid_configs(grid(params))
     paths = {c["id"]: detail_path("classify_layers", c["id"]) for c in configs}
-    missing = [f"{path} is missing: run `dvc repro {stage_address('classify_layers', cid)}`"
+    dvcfile = "pipelines/classify_layers/dvc.yaml"  # `dvc repro` in the root names it
+    missing = [f"{path} is missing: run "
+               f"`dvc repro {dvcfile}:{stage_name('classify_layers', cid)}`"
                for cid, path in paths.items() if not path.is_file()]
     if missing:
         raise ParamError("plot_classifiers needs:\n  " + "\n  ".join(missing))

@@ -2,8 +2,6 @@
 stacked forward equals S separate ``nn.Sequential`` networks."""
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -139,18 +137,3 @@ def test_prelu_slopes_are_parameters_per_seed_and_node_and_learn():
     result = train_batched(spec, split, settings, progress=False).to_checkpoint()
     learned = torch.stack([result["best"][f"slopes.{layer}"] for layer in range(2)])
     assert learned.shape == (2, 2, 6) and not torch.allclose(learned, torch.tensor(0.25))
-
-
-def test_deterministic_mode_is_set_without_importing_the_compiler():
-    """A stage process turns torch's deterministic kernels on without importing inductor
-    and dynamo (1.2 s of extraction's and the layer classifiers' start on CUDA)."""
-    code = (
-        "import sys, torch\n"
-        "from activation_study.network.model import use_deterministic_algorithms\n"
-        "use_deterministic_algorithms(torch.device('cpu'))\n"
-        "print(torch.are_deterministic_algorithms_enabled(),"
-        " 'torch._dynamo' in sys.modules, 'torch._inductor' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["True", "False", "False"]

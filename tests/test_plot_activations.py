@@ -172,7 +172,8 @@ def test_missing_input_names_file_and_stage(tmp_path, monkeypatch, removed, stag
     with pytest.raises(ParamError) as error:
         run_stage(monkeypatch, tmp_path, cid)
     assert removed.format(cid=cid) in str(error.value)
-    assert f"dvc repro {stage}" in str(error.value)
+    kind = stage.split("@")[0]  # a per-configuration stage is named with its dvc.yaml
+    assert f"dvc repro pipelines/{kind}/dvc.yaml:{stage}" in str(error.value)
     assert not (tmp_path / "plots/plot_activations" / cid).exists()
 
 

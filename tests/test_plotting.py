@@ -126,7 +126,7 @@ def test_missing_input_names_file_and_stage(project):
         stage().main()
     message = str(error.value)
     assert f"metrics/train/{cid}.json is missing" in message
-    assert "dvc repro train@mnist5k-sigmoid-2-8-True" in message
+    assert "dvc repro pipelines/train/dvc.yaml:train@mnist5k-sigmoid-2-8-True" in message
     assert "relu" not in message  # only the missing configuration is listed
 
 

@@ -135,15 +135,10 @@ def resolve_device(name: str) -> torch.device:
 def use_deterministic_algorithms(device: torch.device) -> None:
     """Same inputs, same bits, on CUDA too: cuBLAS with a fixed workspace, and torch's
     deterministic kernels (``index_add_``, which the binned KDE accumulates with, sorts
-    instead of using atomics). Must run before the first cuBLAS call of the process.
-
-    Sets torch's flag itself: ``torch.use_deterministic_algorithms`` also sets the flag of
-    the inductor compiler, and importing it (with dynamo) costs 1.2 s, which extraction and
-    the layer classifiers on CUDA would pay for nothing. Nothing of this project compiles
-    with inductor (the CUDA graphs of ``train.compile`` replay recorded kernels)."""
+    instead of using atomics). Must run before the first cuBLAS call of the process."""
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch._C._set_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True)
 
 
 def use_cpu_threads(threads: int) -> None:

@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from activation_study.numerics import machine_details
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -334,7 +336,8 @@ def stage_kind() -> str:
 
 def log_timing(seconds: float, argv: list[str]) -> Path:
     """Write the wall time of this run under its DVC stage's name: the configuration id for a
-    per-configuration stage, else the command line's values (``download@digits``)."""
+    per-configuration stage, else the command line's values (``download@digits``); with the
+    machine it ran on (CPU model and vendor), which tracked outputs never record."""
     kind = stage_kind()
     cid = command_line_id(argv)
     if cid:
@@ -345,7 +348,8 @@ def log_timing(seconds: float, argv: list[str]) -> Path:
     path = TIMING_DIR / kind / f"{name}.json"
     write_json(path, {"stage": stage,
                       "seconds": round(seconds, 2),
-                      "finished": datetime.now(UTC).isoformat(timespec="seconds")})
+                      "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                      "machine": machine_details()})
     return path
 
 

@@ -154,7 +154,10 @@ def split_times(folder: Path) -> list[StageTime]:
     return sorted(out, key=lambda s: s.name)
 
 
-def run_mode(root: Path, mode: str, workers: int, params: Path | None) -> Run:
+def run_mode(root: Path, mode: str, workers: int, params: Path | None,
+             force: bool = False) -> Run:
+    """One run of the study in a fresh workspace; ``force`` (plain only): every stage, also
+    those whose committed outputs are up to date."""
     ws = workspace(root, mode, params)
     profile = root / f"{mode}-events"
     hook = root / "hook"
@@ -164,7 +167,7 @@ def run_mode(root: Path, mode: str, workers: int, params: Path | None) -> Run:
     env = {**os.environ, "PIPELINE_PROFILE": str(profile),
            "PYTHONPATH": os.pathsep.join([str(hook), str(Path(__file__).parent)]),
            "PATH": os.pathsep.join([str(BIN), os.environ["PATH"]])}
-    command = ([str(BIN / "dvc"), "repro"] if mode == "plain" else
+    command = ([str(BIN / "dvc"), "repro", *(["--force"] if force else [])] if mode == "plain" else
                [str(BIN / "python"), "-m", "activation_study.pipeline.parallel",
                 "--workers", str(workers)])
     print(f"{mode}: {' '.join(command[-4:])} in {ws}", file=sys.stderr, flush=True)

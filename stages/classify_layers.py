@@ -13,6 +13,11 @@ is within ``classify.tolerance`` of the network's).
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 import time
 from pathlib import Path
 
@@ -37,6 +42,7 @@ from activation_study.network.model import (
     use_cpu_threads,
     use_deterministic_algorithms,
 )
+from activation_study.numerics import stage_fingerprint
 
 EXTRACTIONS = Path("data/extract_activations")
 METRICS = Path("metrics/classify_layers")
@@ -117,6 +123,7 @@ def main() -> None:
     for state in tqdm(extraction["states"], desc=f"classify {config}", unit="state"):
         metrics["states"][state] = classify_state(extraction, state, systems, settings, device)
     seconds = time.perf_counter() - start
+    metrics["numerics"] = stage_fingerprint(params, device)
     write_json(METRICS / f"{config}.json", metrics)
     best = metrics["states"]["best"]
     shown = "test" if "test" in best else "train"

@@ -7,6 +7,11 @@ per-layer scalars (mean and s.e. over seeds, and per seed) to metrics/compute_me
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +33,7 @@ from activation_study.common import (
     write_json,
 )
 from activation_study.network.model import get_activation, use_cpu_threads
+from activation_study.numerics import stage_fingerprint
 
 NODE_KEYS = ("pre_median", "pre_std", "act_median", "act_std", "activity_per_class", "activity",
              "dead", "activation_probability")
@@ -87,6 +93,7 @@ def main() -> None:
         for state in extraction["states"]:
             metrics["states"][state] = {part: analyse_state(extraction, out, state, part)
                                         for part in extraction["sets"]}
+    metrics["numerics"] = stage_fingerprint(params, "cpu")
     write_json(Path("metrics/compute_metrics") / f"{config}.json", metrics)
     trained = metrics["states"]["best"]["train"]
     sparsity = [v["sparsity_pct"]["mean"] for k, v in trained.items() if k.startswith("layer_")]

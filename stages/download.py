@@ -7,6 +7,11 @@ own (a key of ``data.files``) from its NPZ file under ``datasets/``, checked
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 import argparse
 from pathlib import Path
 

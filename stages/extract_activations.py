@@ -7,13 +7,19 @@ docs/analyses.md).
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 from pathlib import Path
 
 from activation_study.analysis.extraction import extract_config
 from activation_study.common import config_argument, get, group, load_params, run
 from activation_study.data.arrays import load_split
-from activation_study.network.model import use_cpu_threads
+from activation_study.network.model import resolve_device, use_cpu_threads
 from activation_study.network.stored import read_models
+from activation_study.numerics import stage_fingerprint
 
 
 def main() -> None:
@@ -27,7 +33,8 @@ def main() -> None:
                    samples_per_class=settings["samples_per_class"],
                    seed=get(params, "data.split_seed"), dtype=settings["dtype"],
                    device=get(params, "train.device"), sets=tuple(settings["sets"]),
-                   initial_batchnorm=settings["initial_batchnorm"])
+                   initial_batchnorm=settings["initial_batchnorm"],
+                   numerics=stage_fingerprint(params, resolve_device(get(params, "train.device"))))
 
 
 if __name__ == "__main__":

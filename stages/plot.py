@@ -10,6 +10,11 @@ untrained and trained, training set: Table 1 of 000 and Tables 5.1/5.2 of 001 as
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 from pathlib import Path
 from typing import Any
 

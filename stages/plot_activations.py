@@ -11,6 +11,11 @@ The figures themselves are ``activation_study.figures.network``.
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 from pathlib import Path
 
 import numpy as np

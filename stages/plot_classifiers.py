@@ -9,6 +9,11 @@ epochs_<id>.png for each id in plots.configs (the same in every saved state: Fig
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 from pathlib import Path
 
 from activation_study.common import (

@@ -10,6 +10,11 @@ the untracked run logs logs/timing/<stage>/<name>.json where present (a fresh cl
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 import json
 from pathlib import Path
 from typing import Any

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 import argparse
 from pathlib import Path
 

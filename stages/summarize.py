@@ -16,6 +16,11 @@ configuration and epoch or layer.
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 from pathlib import Path
 
 import pandas as pd

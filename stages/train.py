@@ -16,6 +16,11 @@ Resumes from checkpoints/train/<config>/ (train.checkpoint_every; removed when d
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from dvclive import Live
 from activation_study.common import (
     ParamError,
     atomic_path,
+    get,
     load_params,
     mean_se,
     network_arguments,
@@ -38,6 +44,7 @@ from activation_study.common import (
     write_json,
 )
 from activation_study.network.model import resolve_device, use_cpu_threads
+from activation_study.numerics import stage_fingerprint
 from activation_study.training.checkpoints import stage_checkpoints
 from activation_study.training.engine import (
     TrainResult,
@@ -120,7 +127,8 @@ def main() -> None:
     checkpoints = stage_checkpoints(
         "train", args.id, {"spec": spec.to_dict(), "settings": asdict(settings),
                            "device": str(resolve_device(settings.device)),
-                           "cpu_threads": threads}, split, every)
+                           "cpu_threads": threads,
+                           "cpu_numerics": get(params, "train.cpu_numerics")}, split, every)
 
     with atomic_path(Path("data/train") / args.id) as folder:
         folder.mkdir()
@@ -142,7 +150,8 @@ def main() -> None:
 
     config = {"id": args.id, **spec.to_dict(), "dataset": args.dataset, "lr": settings.lr,
               **result.training()}
-    metrics = config_metrics(result, config)
+    metrics = {**config_metrics(result, config),
+               "numerics": stage_fingerprint(params, result.device)}
     write_json(Path("metrics/train") / f"{args.id}.json", metrics)
     write_csv(Path("plots/train") / f"{args.id}.csv", learning_curves(result.history))
     checkpoints.clear()

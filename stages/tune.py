@@ -26,6 +26,11 @@ the same initialisation and sees the same mini-batches as it would alone.
 
 from __future__ import annotations
 
+from activation_study.numerics import pin_stage
+
+if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.md)
+    pin_stage()
+
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -37,6 +42,7 @@ import pandas as pd
 
 from activation_study.common import (
     atomic_path,
+    get,
     group,
     learning_rate,
     load_params,
@@ -208,6 +214,7 @@ def main() -> None:
 
     # torch loads here: with a fixed rate this stage stays torch-free (about 1 s less)
     from activation_study.network.model import resolve_device, use_cpu_threads
+    from activation_study.numerics import stage_fingerprint
     from activation_study.training.checkpoints import stage_checkpoints
     from activation_study.training.engine import network_and_split
 
@@ -220,7 +227,8 @@ def main() -> None:
                           "batch_size": train["batch_size"], "lr_decay": train["lr_decay"],
                           "device": str(resolve_device(train["device"])),
                           "cpu_threads": train["cpu_threads"], "compile": train["compile"],
-                          "matmul_precision": train["matmul_precision"]},
+                          "matmul_precision": train["matmul_precision"],
+                          "cpu_numerics": get(params, "train.cpu_numerics")},
         split, train["checkpoint_every"])
     result = search(batched_scorer(spec, split, settings, train["batch_size"],
                                    train["lr_decay"], train["device"], checkpoints=checkpoints,
@@ -233,7 +241,8 @@ def main() -> None:
     write_outputs(args.id, result.lr, result.table, {
         "config": args.id, "mode": "auto", "lr": result.lr, "rounds": settings.rounds,
         "epochs": settings.epochs, "candidates": candidates, "validation_acc": chosen,
-        "search": result.by_rate()})
+        "search": result.by_rate(),
+        "numerics": stage_fingerprint(params, resolve_device(train["device"]))})
     checkpoints.clear()
     print(f"{args.id}: searched {candidates} rates, chose {result.lr:g} (validation accuracy "
           f"{chosen['mean']:.2f} % after at most {settings.epochs} epochs)")

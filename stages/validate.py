@@ -2,8 +2,8 @@
 
 The whole file is checked against ``activation_study.params.schema``; this stage adds the
 checks that need the machine: a ``train.device`` naming CUDA must name a CUDA device present
-here, and ``train.compile: true`` (CUDA graphs) needs training to land on one (torch is
-imported for these checks only).
+here, ``train.compile: true`` (CUDA graphs) needs training to land on one (torch is
+imported for these checks only), and ``train.cpu_numerics: portable`` needs an x86-64-v3 CPU.
 
 Writes data/validate/params.ok, a constant marker the download stages depend on: DVC thus
 runs this check first, and rerunning it never makes anything downstream stale. It depends on
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from activation_study.numerics import NumericsError, check_machine
 from activation_study.params.schema import InvalidParams, check
 
 PARAMS = Path("params.yaml")
@@ -30,6 +31,7 @@ def validate(path: Path = PARAMS) -> None:
         raise InvalidParams(f"{path}: parameter file not found (run from the repository root)")
     train = check(yaml.safe_load(path.read_text())).train
     check_device(train.device, train.compile)
+    check_machine(train.cpu_numerics)  # portable needs an x86-64-v3 CPU
 
 
 def check_device(device: str, compile_: bool | str) -> None:
@@ -55,7 +57,7 @@ def check_device(device: str, compile_: bool | str) -> None:
 def main() -> None:
     try:
         validate()
-    except InvalidParams as exc:
+    except (InvalidParams, NumericsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     # a constant marker: a write cut short fails the stage, and DVC caches nothing of it

@@ -186,3 +186,20 @@ def test_core_benchmark_measures_one_and_two_processes(tmp_path, monkeypatch):
     assert matmul["alone"] > 0 and matmul["pair"] > 0
     assert matmul["ratio"] == pytest.approx(matmul["pair"] / matmul["alone"])
     assert json.loads((tmp_path / "cores.json").read_text())["workloads"]["matmul"] == matmul
+
+
+def test_numerics_benchmark_counts_differing_outputs_by_the_stage_that_wrote_them(
+        tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # as when run as a script: it imports
+    bench = load_benchmark("bench_numerics")      # bench_pipeline beside it
+    assert bench.stage_of("metrics/train/x.json") == "train"
+    assert bench.stage_of("data/extract_activations/x") == "extract_activations"
+    assert bench.stage_of("reports/study.md") == "report"
+    a = {"metrics/train/a.json": "1", "metrics/train/b.json": "2", "plots/plot/c.png": "3",
+         "data/train/a": "h", "data/train/a @stage": "train@a"}
+    b = {**a, "metrics/train/b.json": "changed", "data/train/a": "other"}
+    assert bench.differing_kinds(a, b) == {"plot": (0, 1), "train": (2, 3)}
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  epochs: 2\n  cpu_numerics: portable\n")
+    native = bench.params_file(tmp_path, params, "native")
+    assert "cpu_numerics: native" in native.read_text() and "epochs: 2" in native.read_text()

@@ -8,6 +8,7 @@ from fsspec.implementations.local import LocalFileSystem
 from scipy import stats
 
 from activation_study.results import compare as cmp
+from activation_study.results import numerics
 from activation_study.results.headline import STAGES, TRAIN_QUANTITIES, config_headline, quantities
 
 SEEDS = [0, 1, 2]
@@ -134,3 +135,99 @@ def test_bad_alpha_is_refused(capsys):
     with pytest.raises(SystemExit):
         cmp.parse_args(["--alpha", "2"])
     assert "--alpha 2.0: expected a number in (0, 1)" in capsys.readouterr().err
+
+
+# --- numeric environments ---------------------------------------------------------------------
+
+PORTABLE = {"cpu_numerics": "portable", "level": "x86-64-v3",
+            "kernels": {"torch": "AVX2", "mkl": "COMPATIBLE,STRICT", "numpy": "X86_V3",
+                        "blas": ["openblas Haswell"]},
+            "threads": 1,
+            "versions": {"torch": "2.13.0+cpu", "numpy": "2.4.6", "scipy": "1.17.1",
+                         "mkl": "2024.2", "blas": ["openblas 0.3.31.188.0"]},
+            "device": {"type": "cpu"}}
+NATIVE = {**PORTABLE, "cpu_numerics": "native", "level": "native",
+          "kernels": {**PORTABLE["kernels"], "torch": "AVX512"}}
+
+
+def with_numerics(block, **kwargs):
+    """details() with ``block`` as the numerics of every computing stage (None: unrecorded)."""
+    result = details(**kwargs)
+    if block is not None:
+        for stage in ("train", "compute_metrics", "classify_layers"):
+            result[stage]["numerics"] = block
+    result["tune"] |= {"mode": "fixed"}  # a fixed rate: tune computes nothing, records nothing
+    return result
+
+
+def test_numerics_stay_out_of_the_compared_quantities():
+    plain, fingerprinted = details(), with_numerics(NATIVE)
+    for stage in STAGES:
+        assert quantities(stage, plain[stage]) == quantities(stage, fingerprinted[stage])
+    assert config_headline(fingerprinted) == config_headline(plain)
+    result = cmp.compare({"x": with_numerics(PORTABLE)}, {"x": fingerprinted})
+    assert result.changed == [] and not any("numerics" in r.label for r in result.rows)
+
+
+def test_equal_fingerprints_share_one_environment():
+    result = cmp.compare({"x": with_numerics(PORTABLE), "y": with_numerics(PORTABLE)},
+                         {"x": with_numerics(PORTABLE), "y": with_numerics(PORTABLE)})
+    assert result.numerics == [] and result.numerics_configs == []
+    for markdown in (False, True):
+        text = cmp.render(result, "main", "branch", markdown=markdown)
+        assert ("Both sides share one numeric environment: portable CPU numerics (x86-64-v3), "
+                "1 thread, CPU.") in text
+        assert "differ" not in text.split("\n\n")[2]
+
+
+def test_differing_kernels_and_mode_are_listed_above_the_table():
+    a = {"x": with_numerics(PORTABLE), "y": with_numerics(PORTABLE)}
+    b = {"x": with_numerics(NATIVE, test=(95.0, 96.0, 97.0)), "y": with_numerics(PORTABLE)}
+    result = cmp.compare(a, b)
+    # deduplicated over the three stages of x; y agrees
+    assert result.numerics == [("cpu_numerics", "portable", "native"),
+                               ("level", "x86-64-v3", "native"),
+                               ("kernels.torch", "AVX2", "AVX512")]
+    assert result.numerics_configs == ["x"]
+    text = cmp.render(result, "main", "branch")
+    assert ("Numeric environments differ: A and B were computed with different kernels or "
+            "library versions; differences below may come from the machine, not the edit "
+            "(1 of 2 configurations):\n  cpu_numerics: portable -> native\n"
+            "  level: x86-64-v3 -> native\n  kernels.torch: AVX2 -> AVX512\n") in text
+    assert text.index("Numeric environments differ") < text.index("test accuracy (%)")
+    markdown = cmp.render(result, "main", "branch", markdown=True)
+    assert "**Numeric environments differ**: A and B" in markdown
+    assert "- `kernels.torch`: AVX2 -> AVX512" in markdown
+    assert markdown.index("- `cpu_numerics`: portable -> native") < markdown.index("| x ")
+
+
+def test_an_unrecorded_side_says_so():
+    result = cmp.compare({"x": with_numerics(None)}, {"x": with_numerics(PORTABLE)})
+    assert result.numerics == [("numerics", "not recorded",
+                                "portable CPU numerics (x86-64-v3), 1 thread, CPU")]
+    text = cmp.render(result, "HEAD", "workspace")
+    assert text.count("Numeric environment not recorded on one side") == 1
+    assert "  numerics: not recorded -> portable CPU numerics (x86-64-v3), 1 thread, CPU" in text
+    neither = cmp.compare({"x": with_numerics(None)}, {"x": with_numerics(None)})
+    assert neither.numerics == []
+    assert "Numeric environment: not recorded on either side" in cmp.render(neither, "a", "b")
+
+
+def test_numerics_differences_and_descriptions():
+    gpu = {**PORTABLE, "device": {"type": "cuda", "gpu": "NVIDIA H100 80GB HBM3",
+                                  "compute_capability": "9.0", "cuda": "12.8", "cudnn": 91000},
+           "versions": {**PORTABLE["versions"], "numpy": "2.5.5"}, "threads": 4}
+    assert numerics.differences(PORTABLE, gpu) == [
+        ("threads", "1", "4"), ("versions.numpy", "2.4.6", "2.5.5"),
+        ("device.type", "cpu", "cuda"), ("device.gpu", "-", "NVIDIA H100 80GB HBM3"),
+        ("device.compute_capability", "-", "9.0"), ("device.cuda", "-", "12.8"),
+        ("device.cudnn", "-", "91000")]
+    assert numerics.differences(PORTABLE, dict(PORTABLE)) == []
+    assert numerics.differences(None, None) == []
+    assert numerics.describe(gpu) == ("portable CPU numerics (x86-64-v3), 4 threads, "
+                                      "GPU NVIDIA H100 80GB HBM3 (CUDA 12.8)")
+    assert numerics.describe(NATIVE) == "native CPU numerics, 1 thread, CPU"
+    assert numerics.describe(None) == "not recorded"
+    side = {"x": {"tune": {"mode": "fixed", "lr": 0.1},
+                  "train": {"numerics": PORTABLE}, "compute_metrics": {}}}
+    assert numerics.fingerprints(side) == {"x": {"train": PORTABLE, "compute_metrics": None}}

@@ -423,6 +423,59 @@ def test_learning_rates_section_only_with_tune_records():
     assert "## Learning rates" in only_fixed and "searched per configuration" not in only_fixed
 
 
+PORTABLE = {"cpu_numerics": "portable", "level": "x86-64-v3",
+            "kernels": {"torch": "AVX2", "mkl": "COMPATIBLE,STRICT", "numpy": "X86_V3",
+                        "blas": ["openblas Haswell"]},
+            "threads": 1, "versions": {"torch": "2.13.0+cpu", "numpy": "2.4.6"},
+            "device": {"type": "cpu"}}
+
+
+def fingerprinted(block: dict | None, test: float = 95.0) -> dict:
+    """train_for() with ``block`` as its numerics (None: written before they were recorded)."""
+    return train_for(test) | ({} if block is None else {"numerics": block})
+
+
+def run_lines(text: str) -> list[str]:
+    return text.split("## What was run")[1].split("###")[0].splitlines()
+
+
+def test_the_numeric_environment_shared_by_every_configuration():
+    g = grid()
+    same = {c["id"]: fingerprinted(PORTABLE) for c in grid_configs(g)}
+    lines = run_lines(render_report(inputs_for(g, train=same)))
+    assert ("- numeric environment: portable CPU numerics (x86-64-v3), 1 thread, CPU, the same "
+            "for every configuration (what decides the bits of the numbers: "
+            "docs/reproducibility.md)") in lines
+    assert lines.index("- device: cpu (2 configurations)") + 1 == lines.index(
+        next(line for line in lines if line.startswith("- numeric environment")))
+    unrecorded = run_lines(render_report(inputs_for(g)))
+    assert any(line.startswith("- numeric environment: not recorded (") for line in unrecorded)
+
+
+def test_differing_numeric_environments_list_the_fields_that_differ():
+    g = grid(depths=(2, 4))
+    native = PORTABLE | {"cpu_numerics": "native", "level": "native",
+                         "kernels": PORTABLE["kernels"] | {"torch": "AVX512"}}
+    train = {c["id"]: fingerprinted(PORTABLE) for c in grid_configs(g)}
+    train["mnist5k-sigmoid-d4-w200-bnfalse"] = fingerprinted(native)
+    train["mnist5k-sigmoid-d2-w200-bnfalse"] = fingerprinted(None)
+    lines = run_lines(render_report(inputs_for(g, train=train)))
+    start = next(i for i, line in enumerate(lines) if line.startswith("- numeric environment"))
+    assert lines[start] == (
+        "- numeric environment: not the same for every configuration (not recorded for some), "
+        "so a difference between them may come from the machine, not the configuration (what "
+        "decides the bits of the numbers: docs/reproducibility.md); 2 of 4 configurations: "
+        "portable CPU numerics (x86-64-v3), 1 thread, CPU; the others differ in:")
+    assert lines[start + 1:start + 3] == [
+        "  - not recorded (`mnist5k-sigmoid-d2-w200-bnfalse`)",
+        "  - `cpu_numerics` portable → native, `level` x86-64-v3 → native, `kernels.torch` "
+        "AVX2 → AVX512 (`mnist5k-sigmoid-d4-w200-bnfalse`)"]
+    train["mnist5k-sigmoid-d2-w200-bnfalse"] = fingerprinted(PORTABLE)
+    recorded = run_lines(render_report(inputs_for(g, train=train)))
+    assert any(line.startswith("- numeric environment: differs between configurations, so")
+               for line in recorded)
+
+
 def test_figures_are_named_from_the_grid_and_linked_from_reports():
     g = grid(batchnorm=(False, True))
     figures = candidate_figures(grid_configs(g), ["mnist5k-relu-d4-w200-bnfalse"])

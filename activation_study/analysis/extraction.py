@@ -97,13 +97,15 @@ def extract_state(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, chunk: in
 def extract_config(checkpoint: dict, split: Split, out_folder: Path,
                    samples_per_class: int | None, seed: int, dtype: str = "float16",
                    device: str = "auto", sets: tuple[str, ...] = ("train", "test"),
-                   initial_batchnorm: str = "training_set", progress: bool = True) -> None:
+                   initial_batchnorm: str = "training_set", progress: bool = True,
+                   numerics: dict | None = None) -> None:
     """Every state x set of one configuration into ``out_folder``, written atomically.
 
     ``initial_batchnorm``: ``training_set`` normalises the untrained state's batch-norm
     layers with the population statistics of the extracted training samples (what the
     network normalises with when training starts); ``as_initialised`` keeps the initial
     running statistics (mean 0, variance 1), under which batch norm is the identity.
+    ``numerics``: the stage's numeric fingerprint, recorded in meta.json.
     """
     device_ = resolve_device(device)
     if device_.type == "cuda":
@@ -143,6 +145,7 @@ def extract_config(checkpoint: dict, split: Split, out_folder: Path,
             "initial_batchnorm": initial_batchnorm,
             "layout": "pre_<state>_<set>.npy: (layers, seeds, samples, nodes); "
                       "predicted_<state>_<set>.npy: (seeds, samples)",
+            **({"numerics": numerics} if numerics is not None else {}),
         })
 
 

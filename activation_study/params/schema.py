@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 
 from activation_study.activations._catalogue import catalogue
 from activation_study.analysis.classifier_choices import ESTIMATORS, PRIORS
+from activation_study.numerics import MODES as CPU_NUMERICS_MODES
 
 
 class InvalidParams(ValueError):
@@ -221,6 +222,9 @@ class Train(Group):
     cpu_threads: bounded("train.cpu_threads") = Field(
         description=f"torch threads of training on CPU, an integer in "
                     f"{span('train.cpu_threads')}")
+    cpu_numerics: Literal[CPU_NUMERICS_MODES] = Field(
+        description=" or ".join(CPU_NUMERICS_MODES) + " (portable: the same bytes on any "
+                    "x86-64-v3 CPU)")
     compile: Literal[COMPILE_CHOICES] = Field(
         description="auto (CUDA graphs on CUDA devices), true or false")
     matmul_precision: Literal[MATMUL_PRECISIONS] = Field(

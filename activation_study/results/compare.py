@@ -12,6 +12,10 @@ difference stands out from seed noise by Welch's t-test over the per-seed values
 With 2-3 seeds a side, Welch's test has 1-4 degrees of freedom: it misses all but large
 differences (low power), and over many quantities about ``alpha`` of the unchanged ones are
 flagged by chance. Read "beyond seed noise" as "worth a closer look with more seeds".
+
+Above the table it says whether both sides were computed in one numeric environment (the
+``numerics`` block each computing stage records, ``activation_study.results.numerics``): if
+not, a difference may come from the machine or the libraries, not the edit.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import math
 import sys
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,14 @@ from scipy import stats
 from tabulate import tabulate
 
 from activation_study.results.headline import METRICS, STAGES, Quantity, quantities
+from activation_study.results.numerics import (
+    KEY,
+    NOT_RECORDED,
+    Difference,
+    describe,
+    fingerprints,
+    side_differences,
+)
 
 WORKSPACE = "workspace"
 ANCHOR_STAGE = "train"  # a configuration exists on a side where train's metrics file does
@@ -50,9 +62,16 @@ class Row:
 
 @dataclass(frozen=True)
 class Comparison:
+    """The rows; the configurations on one side only; the differences of the numeric
+    environments (``(field, A, B)``), the configurations they occur in, and else the
+    environments both sides share (:func:`describe` of each)."""
+
     rows: list[Row]
     added: list[str]
     removed: list[str]
+    numerics: list[Difference] = field(default_factory=list)
+    numerics_configs: list[str] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> list[Row]:
@@ -99,7 +118,12 @@ def compare(a: dict[str, dict[str, dict]], b: dict[str, dict[str, dict]],
                 continue
             changed, text, p = verdict(left, right, alpha)
             rows.append(Row(config, label, left, right, changed, text, p))
-    return Comparison(rows, added=sorted(set(b) - set(a)), removed=sorted(set(a) - set(b)))
+    fa, fb = fingerprints(a), fingerprints(b)
+    diffs, affected = side_differences(fa, fb)
+    shared = sorted({describe(block) for config in set(fa) & set(fb)
+                     for block in fa[config].values()})
+    return Comparison(rows, added=sorted(set(b) - set(a)), removed=sorted(set(a) - set(b)),
+                      numerics=diffs, numerics_configs=affected, environments=shared)
 
 
 def read_side(fs, root: str = "") -> dict[str, dict[str, dict]]:
@@ -159,6 +183,33 @@ def _difference(row: Row) -> str:
     return ("+" if difference > 0 else "") + _number(difference)
 
 
+def numerics_lines(result: Comparison, markdown: bool = False) -> list[str]:
+    """The notice on the sides' numeric environments: the fields that differ, or the one
+    environment both share."""
+    if not result.numerics:
+        if not result.environments:  # no configuration on both sides
+            return []
+        if result.environments == [NOT_RECORDED]:
+            return ["Numeric environment: not recorded on either side (results written before "
+                    "the stages recorded it)."]
+        if len(result.environments) == 1:
+            return [f"Both sides share one numeric environment: {result.environments[0]}."]
+        return ["Both sides share their numeric environments, configuration by configuration: "
+                + "; ".join(result.environments) + "."]
+    unrecorded = all(path == KEY for path, _, _ in result.numerics)
+    head = ("Numeric environment not recorded on one side" if unrecorded else
+            "Numeric environments differ")
+    reason = ("one side's results were written before the stages recorded it" if unrecorded
+              else "A and B were computed with different kernels or library versions")
+    configs = len({row.config for row in result.rows})
+    lines = [f"{f'**{head}**' if markdown else head}: {reason}; differences below may come "
+             f"from the machine, not the edit ({len(result.numerics_configs)} of {configs} "
+             "configurations):"]
+    if markdown:
+        return lines + [""] + [f"- `{path}`: {a} -> {b}" for path, a, b in result.numerics]
+    return lines + [f"  {path}: {a} -> {b}" for path, a, b in result.numerics]
+
+
 def render(result: Comparison, a: str, b: str, markdown: bool = False,
            show_all: bool = False, alpha: float = 0.05) -> str:
     """The comparison as a table: plain text, or markdown for a pull request."""
@@ -170,7 +221,8 @@ def render(result: Comparison, a: str, b: str, markdown: bool = False,
     for word, ids in (("Added in B", result.added), ("Removed in B", result.removed)):
         if ids:
             lines.append(f"{word}: " + ", ".join(f"`{i}`" if markdown else i for i in ids))
-    lines.append("")
+    notice = numerics_lines(result, markdown)
+    lines += ["", *notice, ""] if notice else [""]
     if rows:
         table, last = [], None
         for row in rows:

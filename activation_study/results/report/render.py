@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from pathlib import PurePosixPath
 
+from activation_study.results import numerics
 from activation_study.results.report.common import (
     BN_LABEL,
     STAGE_ORDER,
@@ -71,7 +72,50 @@ def run_section(inputs: StudyInputs) -> list[str]:
         devices[str(inputs.train[c["id"]]["config"]["device"])] += 1
     lines.append("- device: " + ", ".join(f"{d} ({n} configurations)"
                                           for d, n in sorted(devices.items())))
+    lines += numerics_lines(inputs)
     return lines + ["", *timing_section(inputs.timings)]
+
+
+MEANING = "what decides the bits of the numbers: docs/reproducibility.md"
+
+
+def numerics_lines(inputs: StudyInputs) -> list[str]:
+    """The numeric environment training ran in (the ``numerics`` block of metrics/train), or,
+    where configurations differ in it, the most common one and the fields the others differ
+    in: a difference between those configurations may come from the machine."""
+    groups = numerics.environments({c["id"]: inputs.train[c["id"]].get(numerics.KEY)
+                                    for c in inputs.configs})
+    common, ids = groups[0]
+    described = numerics.describe(common)
+    if len(groups) == 1 and common is None:
+        return [f"- numeric environment: not recorded (metrics written before the stages "
+                f"recorded it; {MEANING})"]
+    if len(groups) == 1:
+        return [f"- numeric environment: {described}, the same for every configuration "
+                f"({MEANING})"]
+    state = ("differs between configurations" if all(b is not None for b, _ in groups) else
+             "not the same for every configuration (not recorded for some)")
+    lines = [f"- numeric environment: {state}, so a difference between them may come from the "
+             f"machine, not the configuration ({MEANING}); {len(ids)} of {len(inputs.configs)} "
+             f"configurations: {described}; the others differ in:"]
+    for block, others in groups[1:]:
+        lines.append(f"  - {fields_differing(common, block)} ({which(others)})")
+    return lines
+
+
+def fields_differing(common: dict | None, block: dict | None) -> str:
+    """The fields in which ``block`` differs from ``common``; with either unrecorded, no
+    field to name: ``block`` described."""
+    if common is None or block is None:
+        return numerics.describe(block)
+    return ", ".join(f"`{path}` {a} → {b}" for path, a, b in numerics.differences(common, block))
+
+
+def which(ids: list[str], shown: int = 6) -> str:
+    """The configurations by id, or their count where many."""
+    if len(ids) > shown:
+        return f"{len(ids)} configurations"
+    return ", ".join(f"`{i}`" for i in ids)
 
 
 def learning_rates(inputs: StudyInputs) -> str:

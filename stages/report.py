@@ -1,11 +1,13 @@
 """Stage report: reports/study.md, what the study ran and found, readable on its own.
 
 Reads params.yaml (grid, train.epochs, train.batch_size, train.lr_decay, classify.tolerance,
-plots.configs, report.tolerance); metrics/split/<dataset>.json, metrics/train/<id>.json,
-metrics/compute_metrics/<id>.json and metrics/classify_layers/<id>.json of every configuration
-of the grid; metrics/tune/<id>.json where present; the figures under plots/ that exist (and
-those plot_activations@ID makes for plots.configs); and
-the untracked run logs logs/timing/<stage>/<name>.json where present (a fresh clone has none).
+plots.configs, report.tolerance, report.wall_times); metrics/split/<dataset>.json,
+metrics/train/<id>.json, metrics/compute_metrics/<id>.json and
+metrics/classify_layers/<id>.json of every configuration of the grid; metrics/tune/<id>.json
+where present; the figures under plots/ that exist (and those plot_activations@ID makes for
+plots.configs); and, with report.wall_times, the untracked run logs
+logs/timing/<stage>/<name>.json where present (a fresh clone has none): they change with
+every rerun, so by default the report leaves them out and is a function of its dependencies.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def load_inputs(params: dict[str, Any]) -> StudyInputs:
         classifier_tolerance=get(params, "classify.tolerance"),
         tune={c["id"]: read_json(TUNE / f"{c['id']}.json") for c in configs
               if (TUNE / f"{c['id']}.json").is_file()},
-        timings=read_timings(),
+        timings=read_timings() if get(params, "report.wall_times") else None,
         # plot_activations@ID makes its figures for every id of plots.configs: the report does
         # not depend on them (no such folder when the list is empty), so they are linked as made
         figures=[f for f in figures

@@ -99,8 +99,8 @@ def grid(datasets=("mnist5k",), activations=("relu", "sigmoid"), depths=(4,), wi
 
 @pytest.mark.parametrize("value", [0, 1.0, 2.5, 100])
 def test_tolerance_accepts_percentage_points(value):
-    assert check_group({"report": {"tolerance": value}}, "report").model_dump() == {
-        "tolerance": float(value)}
+    assert check_group({"report": {"tolerance": value, "wall_times": False}},
+                       "report").model_dump() == {"tolerance": float(value), "wall_times": False}
 
 
 @pytest.mark.parametrize("params", [{"report": {"tolerance": -0.1}}, {"report": {"tolerance": 101}},
@@ -569,3 +569,24 @@ def test_report_of_the_committed_metrics(monkeypatch):
         assert covered == [] and "### Not covered by this run" in text
     if "mnist5k" in inputs.grid["datasets"] and 4 in inputs.grid["depths"]:
         assert any(r[4] == "`mnist5k-relu-d4-w200-bnfalse`" for r in other)
+
+
+def test_the_report_is_a_function_of_its_inputs_unless_wall_times_are_asked_for(
+        monkeypatch, tmp_path):
+    """report.wall_times off (the default): the run logs, new on every run, do not reach the
+    report, so a rerun on the same metrics writes the same bytes; on: their section appears."""
+    monkeypatch.chdir(ROOT)
+    params = committed_params()
+    params["report"]["wall_times"] = False
+    before = render_report(load_inputs(params))
+    assert "### Wall time per stage" not in before
+    log = tmp_path / "logs" / "timing" / "train" / "x.json"
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps({"stage": "train@x", "seconds": random.random(),
+                               "finished": "2026-01-01T00:00:00+00:00"}))
+    logs = tmp_path / "logs" / "timing"
+    monkeypatch.setattr("stages.report.read_timings", lambda: read_timings(logs))
+    assert render_report(load_inputs(params)) == before
+    params["report"]["wall_times"] = True
+    timed = render_report(load_inputs(params))
+    assert "### Wall time per stage" in timed and "| train | 1 |" in timed

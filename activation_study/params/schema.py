@@ -281,6 +281,8 @@ class Plots(Group):
 class Report(Group):
     tolerance: bounded("report.tolerance", float) = Field(
         description=f"percentage points in {span('report.tolerance')}")
+    wall_times: bool = Field(description="true or false (a section of the stages' wall times "
+                                         "from the run logs)")
 
 
 class Params(Group):

@@ -37,7 +37,8 @@ class StudyInputs:
     """Everything the report reads, loaded. ``train``, ``nodes`` and ``classify`` map a
     configuration id to its metrics/train, metrics/compute_metrics and metrics/classify_layers
     JSON; ``tune`` (metrics/tune) may hold only some ids; ``timings`` are the run logs, each
-    with its stage ``kind`` added; ``figures`` only those that exist."""
+    with its stage ``kind`` added (None: report.wall_times is off); ``figures`` only those
+    that exist."""
 
     grid: dict[str, list]
     configs: list[dict[str, Any]]
@@ -49,7 +50,7 @@ class StudyInputs:
     tolerance: float = 1.0
     classifier_tolerance: float = 1.0
     tune: dict[str, dict] = field(default_factory=dict)
-    timings: list[dict] = field(default_factory=list)
+    timings: list[dict] | None = field(default_factory=list)  # None: no wall-time section
     figures: list[Figure] = field(default_factory=list)
 
     @property

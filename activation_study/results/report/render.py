@@ -73,7 +73,7 @@ def run_section(inputs: StudyInputs) -> list[str]:
     lines.append("- device: " + ", ".join(f"{d} ({n} configurations)"
                                           for d, n in sorted(devices.items())))
     lines += numerics_lines(inputs)
-    return lines + ["", *timing_section(inputs.timings)]
+    return lines if inputs.timings is None else lines + ["", *timing_section(inputs.timings)]
 
 
 MEANING = "what decides the bits of the numbers: docs/reproducibility.md"

@@ -21,6 +21,7 @@ kind whose outputs move when one variable is left to the CPU depends on that var
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -37,7 +38,7 @@ from activation_study.numerics import NATIVE, PORTABLE, PORTABLE_ENV, machine_de
 
 TRAIN = ["-m", "stages.train", "--dataset", "mnist5k", "--activation", "relu", "--depth", "2",
          "--width", "200", "--batchnorm", "false"]
-TRACKED = ("metrics", "plots", "reports")
+TRACKED = ("metrics", "plots", "reports/study.md")
 
 
 def params_file(root: Path, source: Path, mode: str) -> Path:
@@ -48,19 +49,26 @@ def params_file(root: Path, source: Path, mode: str) -> Path:
     return path
 
 
+def content(file: Path) -> str:
+    """A file's bytes, hex; a JSON file without its ``numerics`` block, which names the mode
+    and so differs between the two modes even where every number is equal."""
+    if file.suffix == ".json":
+        data = json.loads(file.read_text())
+        if isinstance(data, dict) and "numerics" in data:
+            data.pop("numerics")
+            return json.dumps(data, sort_keys=True)
+    return file.read_bytes().hex()
+
+
 def outputs(ws: Path) -> dict[str, str]:
-    """Every output's content address: the lock files' hashes of DVC-cached outputs, and the
-    bytes of the git-tracked ones."""
+    """Every output of the study, by path: each stage's outputs as written in the workspace
+    (DVC-cached folders file by file), fingerprints left out (``content``)."""
     found = {}
-    for lock in [ws / "dvc.lock", *sorted(ws.glob("pipelines/*/dvc.lock"))]:
-        for stage, entry in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).items():
-            for out in entry.get("outs", []):
-                found[out["path"]] = out.get("md5") or out.get("hash", "")
-                found[out["path"] + " @stage"] = stage
-    for top in TRACKED:
-        for file in sorted((ws / top).rglob("*")):
-            if file.is_file():
-                found[str(file.relative_to(ws))] = file.read_bytes().hex()
+    for top in ("data", *TRACKED):
+        path = ws / top
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file() and "dvclive" not in file.parts:
+                found[str(file.relative_to(ws))] = content(file)
     return found
 
 
@@ -71,11 +79,9 @@ def stage_of(path: str) -> str:
 
 
 def differing_kinds(a: dict[str, str], b: dict[str, str]) -> dict[str, tuple[int, int]]:
-    """Stage kind -> (outputs that differ, outputs compared)."""
+    """Stage kind -> (output files that differ, output files compared)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for path in sorted(set(a) | set(b)):
-        if path.endswith(" @stage"):
-            continue
         kind = stage_of(path)
         counts[kind][1] += 1
         counts[kind][0] += a.get(path) != b.get(path)

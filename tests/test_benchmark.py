@@ -196,9 +196,15 @@ def test_numerics_benchmark_counts_differing_outputs_by_the_stage_that_wrote_the
     assert bench.stage_of("data/extract_activations/x") == "extract_activations"
     assert bench.stage_of("reports/study.md") == "report"
     a = {"metrics/train/a.json": "1", "metrics/train/b.json": "2", "plots/plot/c.png": "3",
-         "data/train/a": "h", "data/train/a @stage": "train@a"}
-    b = {**a, "metrics/train/b.json": "changed", "data/train/a": "other"}
+         "data/train/a/models.pt": "h"}
+    b = {**a, "metrics/train/b.json": "changed", "data/train/a/models.pt": "other"}
     assert bench.differing_kinds(a, b) == {"plot": (0, 1), "train": (2, 3)}
+    # the fingerprint names the mode: left out, equal numbers compare equal
+    for mode, name in (("native", "n"), ("portable", "p")):
+        (tmp_path / name / "metrics" / "train").mkdir(parents=True)
+        (tmp_path / name / "metrics" / "train" / "x.json").write_text(
+            json.dumps({"test_acc": 1.5, "numerics": {"cpu_numerics": mode}}))
+    assert bench.outputs(tmp_path / "n") == bench.outputs(tmp_path / "p") != {}
     params = tmp_path / "params.yaml"
     params.write_text("train:\n  epochs: 2\n  cpu_numerics: portable\n")
     native = bench.params_file(tmp_path, params, "native")

@@ -76,15 +76,22 @@ def read_mode(params_file: str | Path = "params.yaml") -> str:
     return mode
 
 
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str] | None:
-    """The CPU's feature flags as Linux names them; None where /proc/cpuinfo is absent."""
-    path = Path(cpuinfo)
+def cpuinfo(path: str | Path = "/proc/cpuinfo") -> dict[str, str] | None:
+    """The first processor's fields of Linux's /proc/cpuinfo; None where it is absent."""
+    path = Path(path)
     if not path.is_file():
         return None
+    fields: dict[str, str] = {}
     for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags(path: str | Path = "/proc/cpuinfo") -> set[str] | None:
+    """The CPU's feature flags as Linux names them; None where /proc/cpuinfo is absent."""
+    fields = cpuinfo(path)
+    return None if fields is None else set(fields.get("flags", "").split())
 
 
 def portable_problem(machine: str | None = None, flags: set[str] | None = None) -> str | None:
@@ -125,32 +132,23 @@ def pin(mode: str, environ: MutableMapping[str, str] = os.environ) -> None:
         environ.update(PORTABLE_ENV)
 
 
-def pin_stage() -> str:
+def pin_stage() -> None:
     """Apply params.yaml's ``train.cpu_numerics`` to this stage process, before its imports;
     a parameter that cannot be honoured ends it with a one-line error (exit status 2)."""
     try:
-        mode = read_mode()
-        pin(mode)
+        pin(read_mode())
     except NumericsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    return mode
 
 
 def machine_details() -> dict[str, str | bool]:
     """What the run logs record of the machine (never a tracked output: it differs between
     machines whose portable results are equal)."""
-    model = vendor = ""
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        for line in info.read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and not model:
-                model = value.strip()
-            elif key.strip() == "vendor_id" and not vendor:
-                vendor = value.strip()
-    flags = cpu_flags() or set()
-    return {"cpu": model or platform.processor(), "vendor": vendor,
+    fields = cpuinfo() or {}
+    flags = set(fields.get("flags", "").split())
+    return {"cpu": fields.get("model name") or platform.processor(),
+            "vendor": fields.get("vendor_id", ""),
             "machine": platform.machine(), "avx2": "avx2" in flags,
             "avx512": "avx512f" in flags, "cores": os.cpu_count() or 0,
             "python": platform.python_version()}
@@ -206,13 +204,13 @@ def numerics_fingerprint(mode: str, threads: int, device: torch.device | str) ->
     import scipy
     import torch
 
-    torch_isa = torch.backends.cpu.get_cpu_capability()
+    torch_isa, numpy_isa = torch.backends.cpu.get_cpu_capability(), numpy_dispatch()
     blas = blas_libraries()
     if mode == PORTABLE:
         wrong = [f"torch {torch_isa}"] if torch_isa != "AVX2" else []
         wrong += [f"{b['library']} {b['kernels']}" for b in blas
                   if b["library"] == "openblas" and b["kernels"].lower() != "haswell"]
-        wrong += [f"numpy {numpy_dispatch()}"] if numpy_dispatch() != "X86_V3" else []
+        wrong += [f"numpy {numpy_isa}"] if numpy_isa != "X86_V3" else []
         if wrong:
             raise NumericsError(f"portable CPU numerics did not take effect ({', '.join(wrong)}"
                                 f"); was numpy or torch imported before the pins?")
@@ -222,7 +220,7 @@ def numerics_fingerprint(mode: str, threads: int, device: torch.device | str) ->
     return {
         "cpu_numerics": mode,
         "level": LEVEL if mode == PORTABLE else "native",
-        "kernels": {"torch": torch_isa, "mkl": mkl, "numpy": numpy_dispatch(),
+        "kernels": {"torch": torch_isa, "mkl": mkl, "numpy": numpy_isa,
                     "blas": [f"{b['library']} {b['kernels']}".strip() for b in blas]},
         "threads": threads,
         "versions": {"torch": torch.__version__, "numpy": np.__version__,

@@ -56,12 +56,12 @@ from typing import Any
 
 import yaml
 
-from activation_study.pipeline.dag import KIND_DVCFILES, plain_name, stage_kind
+from activation_study.pipeline.dag import dvcfiles, plain_name, stage_kind
+from activation_study.results.numerics import KEY, leaves
 
 BYTE_EQUAL, DIFFERENT, BAD_INPUT, REPRO_FAILED = 0, 1, 2, 3
 RUNNING = "Running stage '"  # how DVC announces a stage it runs
 SOURCE_REMOTE = "reproduce-check-source"  # the clone's local-config remote: the source's cache
-NUMERICS = "numerics"
 WALL_TIMES = "### Wall time per stage"  # the report's section of run-log times (not results)
 LISTED = 10  # reran stages named one by one up to this many, else counted by kind
 
@@ -139,12 +139,10 @@ def clone(repo: Path, sha: str, dest: Path) -> None:
 
 
 def kind_files(root: Path) -> dict[str, str]:
-    """``{kind: "pipelines/<kind>/dvc.yaml"}``: the per-configuration kinds' pipeline files."""
-    kinds: dict[str, str] = {}
-    for path in sorted(root.glob(KIND_DVCFILES)):
-        stages = (yaml.safe_load(path.read_text()) or {}).get("stages") or {}
-        kinds.update({kind: path.relative_to(root).as_posix() for kind in stages})
-    return kinds
+    """``{kind: "pipelines/<kind>/dvc.yaml"}``: the per-configuration kinds' pipeline files
+    (each in the folder its kind names)."""
+    return {path.parent.name: path.as_posix() for path in dvcfiles(root)
+            if path != Path("dvc.yaml")}
 
 
 def address(target: str, kinds: dict[str, str], root: Path) -> str:
@@ -338,7 +336,7 @@ def read_numerics(text: bytes | str) -> dict[str, Any] | None:
         data = json.loads(text)
     except ValueError:
         return None
-    block = data.get(NUMERICS) if isinstance(data, dict) else None
+    block = data.get(KEY) if isinstance(data, dict) else None
     return block if isinstance(block, dict) else None
 
 
@@ -370,15 +368,6 @@ def rerun_numerics(root: Path, files: list[str]) -> dict[str, dict[str, Any]]:
     return blocks
 
 
-def flatten(block: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """``(dotted key, JSON value)`` of every leaf of a fingerprint block."""
-    if isinstance(block, dict):
-        for key, value in block.items():
-            yield from flatten(value, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix, json.dumps(block)
-
-
 def count_files(n: int) -> str:
     return f"{n} file{'s' * (n != 1)}"
 
@@ -399,14 +388,15 @@ def render_fingerprints(committed: dict[str, dict[str, Any]], rerun: dict[str, d
         lines.append("  (no fingerprint on one side: nothing to set side by side)")
         return "\n".join(lines)
 
-    def leaves(blocks: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    def values(blocks: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+        """Every leaf's values over the blocks, by dotted key."""
         found: dict[str, set[str]] = {}
         for block in blocks.values():
-            for key, value in flatten(block):
-                found.setdefault(key, set()).add(value)
+            for key, value in leaves(block):
+                found.setdefault(key, set()).add(json.dumps(value))
         return found
 
-    a, b = leaves(committed), leaves(rerun)
+    a, b = values(committed), values(rerun)
     differ = [key for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
     if not differ:
         lines.append("  the same on both sides: mode, kernels, threads, versions and device "

@@ -41,12 +41,12 @@ def fingerprints(side: Mapping[str, Mapping[str, Mapping[str, Any]]]
             for config, stages in side.items()}
 
 
-def _leaves(block: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+def leaves(block: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(dotted path, value) of every leaf; a list is one leaf."""
     for key, value in block.items():
         path = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            yield from _leaves(value, f"{path}.")
+            yield from leaves(value, f"{path}.")
         else:
             yield path, value
 
@@ -63,7 +63,7 @@ def differences(a: Block | None, b: Block | None) -> list[Difference]:
     One block missing: a single ``("numerics", "not recorded", describe(other))``."""
     if a is None or b is None:
         return [] if a is b else [(KEY, describe(a), describe(b))]
-    left, right = dict(_leaves(a)), dict(_leaves(b))
+    left, right = dict(leaves(a)), dict(leaves(b))
     paths = list(left) + [p for p in right if p not in left]
     return [(p, _text(left[p]) if p in left else ABSENT, _text(right[p]) if p in right else ABSENT)
             for p in paths if left.get(p, ABSENT) != right.get(p, ABSENT)]

@@ -2,19 +2,50 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
+# The lock of $(PYTHON)'s version: every package, pinned with hashes (requirements/; make lock)
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+LOCK := requirements/lock-py$(PYVER).txt
+# CONSTRAINTS=my-torch.txt: torch as that file says (a GPU build), everything else from the lock
+CONSTRAINTS ?=
+# Where the locks' torch==2.13.0+cpu (PyTorch's CPU build) is found: PyTorch's CPU wheels, or
+# the folder where this machine kind keeps them
+TORCH_WHEELS ?= $(if $(wildcard /opt/wheels/torch-*),/opt/wheels,https://download.pytorch.org/whl/cpu/torch/)
 
-.PHONY: fmnist setup run test test-slurm test-real-data lint bench bench-pipeline gpu-check docs clean paper extended activations plan compare reproduce-check
+.PHONY: fmnist setup lock check-lock run test test-slurm test-real-data test-install lint bench bench-pipeline gpu-check docs clean paper extended activations plan compare reproduce-check
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
+# Exactly the lock: --require-hashes refuses any file whose hash the lock does not list, and
+# --no-deps installs nothing the lock does not name. The project itself goes in editable,
+# built by the locked setuptools (no build isolation: nothing unlocked enters .venv).
+$(STAMP): pyproject.toml $(LOCK) $(CONSTRAINTS)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
+	@test -f $(LOCK) || { echo "error: no lock for Python $(PYVER) ($(LOCK)); locked: $(patsubst requirements/lock-py%.txt,%,$(wildcard requirements/lock-py*.txt)). Set PYTHON=python3.11, or write one with make lock"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[dev]"
+ifeq ($(CONSTRAINTS),)
+	$(BIN)/python -m pip install -q --require-hashes --no-deps --find-links $(TORCH_WHEELS) -r $(LOCK)
+else
+	$(BIN)/python -m activation_study.environment_lock without torch > $(VENV)/lock-without-torch.txt
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r $(VENV)/lock-without-torch.txt
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) torch
+endif
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Refresh the locks (uv's resolver; docs/development.md: how to upgrade a dependency). Each
+# Python is resolved for Linux x86-64 from this machine; torch's CPU build from TORCH_WHEELS.
+LOCK_PYTHONS ?= 3.11 3.12
+lock: setup
+	for v in $(LOCK_PYTHONS); do \
+		$(BIN)/uv pip compile pyproject.toml requirements/install.in --extra dev -c constraints.txt \
+			--python-version $$v --python-platform x86_64-manylinux_2_28 --generate-hashes \
+			--find-links $(TORCH_WHEELS) --quiet -o requirements/lock-py$$v.txt || exit 1; \
+	done
+
+# Does .venv hold exactly the lock? (pip freeze against it; lists what differs)
+check-lock: setup
+	$(BIN)/python -m activation_study.environment_lock check $(if $(CONSTRAINTS),--ignore torch)
 
 # JOBS=N: N stages at a time on local Dask workers, spread over the GPUs when there are any
 # (python -m activation_study.pipeline.parallel; docs/parallel.md). Without JOBS: `dvc repro`.
@@ -30,6 +61,12 @@ run: setup
 # worksteal: an idle worker takes queued tests, so the few long end-to-end tests do not pile up
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n auto --dist worksteal --durations=12
+
+# The locked install, for real (tests/install/install_check.py): .venv equals the lock, and
+# make setup CONSTRAINTS=<a stand-in naming the lock's torch> builds a second environment that
+# equals it too (a minute or two: it installs every package again, in a temporary folder).
+test-install: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:randomly tests/install/install_check.py
 
 # A real one-node Slurm cluster on this host (installs slurm-wlm and munge from Debian's
 # packages when missing: needs root), the tiny study run through it with dask-jobqueue, and
@@ -68,12 +105,7 @@ bench-pipeline: setup
 
 # The manual (docs/, mkdocs.yml) into site/: the generated pages checked against the schema and
 # dvc.yaml (python docs/generate.py rewrites them), then a strict build (a warning fails it).
-DOCS_STAMP := $(VENV)/.installed-docs
-$(DOCS_STAMP): $(STAMP)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[docs]"
-	touch $(DOCS_STAMP)
-
-docs: $(DOCS_STAMP)
+docs: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python docs/generate.py --check
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 

@@ -15,9 +15,10 @@ and the fingerprint's functions import numpy and torch when called, after the pi
 
 The fingerprint (``numerics_fingerprint``) names what decides the bits and nothing else: the
 mode, the code path each library took (read back from the library, so a pin that did not take
-effect shows), the thread count, the library versions and, on a GPU, the GPU model and its
-CUDA and cuDNN versions. In portable mode every CPU the mode covers gives the same block; the
-CPU's model name goes to the run logs instead (``machine_details``).
+effect shows), the thread count, the versions of the numeric libraries (torch, numpy, scipy,
+scikit-learn, pandas: those the lock pins, requirements/) and of MKL and BLAS, and, on a GPU,
+the GPU model and its CUDA and cuDNN versions. In portable mode every CPU the mode covers gives
+the same block; the CPU's model name goes to the run logs instead (``machine_details``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ CLEARED_ENV = ("MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE", "NPY_DISABLE_CPU
 # The CPU flags (Linux /proc/cpuinfo names) of x86-64-v3; "abm" is LZCNT.
 LEVEL_FLAGS = ("avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm", "xsave")
 NUMERIC_MODULES = ("numpy", "scipy", "torch")
+# The other numeric libraries of the lock (requirements/): the split's shuffles, the classifier
+# analyses' fits and the tables. The fingerprint records their installed versions too.
+UNLOADED_NUMERIC = ("scikit-learn", "pandas")
 
 
 class NumericsError(ValueError):
@@ -224,10 +228,24 @@ def numerics_fingerprint(mode: str, threads: int, device: torch.device | str) ->
                     "blas": [f"{b['library']} {b['kernels']}".strip() for b in blas]},
         "threads": threads,
         "versions": {"torch": torch.__version__, "numpy": np.__version__,
-                     "scipy": scipy.__version__, "mkl": mkl_version(),
+                     "scipy": scipy.__version__, **installed_versions(UNLOADED_NUMERIC),
+                     "mkl": mkl_version(),
                      "blas": sorted({f"{b['library']} {b['version']}" for b in blas})},
         "device": device_details(device),
     }
+
+
+def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """The installed versions of distributions, read without importing them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 def stage_fingerprint(params: dict[str, Any], device: torch.device | str) -> dict[str, Any]:

@@ -156,9 +156,11 @@ BLAST_RADIUS: dict[str, frozenset[str]] = {
     "activation_study/results/report/findings.py": kinds("report"),
     "activation_study/results/report/references.py": kinds("report"),
     "activation_study/results/report/render.py": kinds("report"),
-    # running the pipeline, never a stage's code: nothing
+    # running the pipeline, never a stage's code: nothing; nor the lock's checker
+    "activation_study/environment_lock.py": NOTHING,
     "activation_study/pipeline/clusters.py": NOTHING,
     "activation_study/pipeline/dag.py": NOTHING,
+    "activation_study/pipeline/dvc_internals.py": NOTHING,
     "activation_study/pipeline/parallel.py": NOTHING,
     "activation_study/pipeline/plan.py": NOTHING,
     "activation_study/pipeline/recover.py": NOTHING,

@@ -123,7 +123,11 @@ def test_the_fingerprint_reads_back_what_the_libraries_chose():
     assert block["kernels"]["mkl"] == "COMPATIBLE,STRICT"
     assert all(b == "openblas Haswell" for b in block["kernels"]["blas"])
     assert block["threads"] == 1 and block["device"] == {"type": "cpu"}
-    assert set(block["versions"]) == {"torch", "numpy", "scipy", "mkl", "blas"}
+    assert set(block["versions"]) == {"torch", "numpy", "scipy", "scikit-learn", "pandas",
+                                      "mkl", "blas"}
+    from importlib.metadata import version  # the installed (locked) versions, not a guess
+    assert block["versions"]["scikit-learn"] == version("scikit-learn")
+    assert block["versions"]["pandas"] == version("pandas")
 
 
 def test_an_unpinned_process_cannot_claim_portable():

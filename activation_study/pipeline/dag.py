@@ -25,6 +25,7 @@ from pathlib import Path
 import networkx as nx
 
 from activation_study.common import write_atomic
+from activation_study.pipeline import dvc_internals
 
 LOCKFILE = "dvc.lock"
 KIND_DVCFILES = "pipelines/*/dvc.yaml"  # the per-configuration kinds' own pipeline files
@@ -139,26 +140,15 @@ def _address(lockfile: Path, name: str) -> str:
     return name if dvcfile == Path("dvc.yaml") else f"{dvcfile.as_posix()}:{name}"
 
 
-def _repro_steps(repo) -> list:
-    """Every stage in the order a sequential `dvc repro` visits them (DVC's own planner)."""
-    from dvc.dvcfile import PROJECT_FILE
-    from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
-
-    graph = get_active_graph(repo.index.graph)
-    return plan_repro(graph, collect_stages(repo, [PROJECT_FILE]))
-
-
 def stage_plan(root: Path = Path(".")) -> Plan:
     """Stale stages and everything downstream of them (edges of DVC's graph point from a
     stage to the stages it depends on, so downstream = ``nx.ancestors``)."""
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        graph = repo.index.graph
-        steps = _repro_steps(repo)
+    with dvc_internals.open_repo(root) as repo:
+        graph = dvc_internals.stage_graph(repo)
+        steps = dvc_internals.repro_steps(repo)
         by_name = {stage.addressing: stage for stage in steps}
         todo: set[str] = set()
-        for name in repo.status():
+        for name in dvc_internals.stale_stages(repo):
             todo.add(name)
             todo |= {stage.addressing for stage in nx.ancestors(graph, by_name[name])}
         return Plan({stage.addressing: frozenset(
@@ -178,17 +168,13 @@ def order_lockfile(before: list[str], root: Path = Path(".")) -> bool:
     """Put the stages a run added to each lock file (those not in ``before``) in the order a
     sequential `dvc repro` adds them; entries that were there keep their place, as DVC
     updates them in place. Holds DVC's repository lock. Returns whether a file changed."""
-    from dvc.repo import Repo
-    from dvc.utils.serialize import parse_yaml_for_update
-    from dvc.utils.serialize._yaml import dumps_yaml
-
     changed = False
-    with Repo(str(root)) as repo, repo.lock:
-        rank = {stage.addressing: k for k, stage in enumerate(_repro_steps(repo))}
+    with dvc_internals.open_repo(root) as repo, dvc_internals.held(repo):
+        rank = {stage.addressing: k for k, stage in enumerate(dvc_internals.repro_steps(repo))}
         known = set(before)
         for lockfile in lockfiles(root):
             path = root / lockfile
-            data = parse_yaml_for_update(path.read_text(), str(path))
+            data = dvc_internals.read_lockfile_for_update(path)
             stages = data.get("stages", {})
             address = {name: _address(lockfile, name) for name in stages}
             kept = [name for name in stages if address[name] in known]
@@ -200,6 +186,7 @@ def order_lockfile(before: list[str], root: Path = Path(".")) -> bool:
             for name in list(stages):
                 del stages[name]
             stages.update(ordered)
-            write_atomic(path, lambda tmp, data=data: tmp.write_text(dumps_yaml(data)))
+            write_atomic(path, lambda tmp, data=data: tmp.write_text(
+                dvc_internals.dump_lockfile(data)))
             changed = True
     return changed

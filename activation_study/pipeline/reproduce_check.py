@@ -56,6 +56,7 @@ from typing import Any
 
 import yaml
 
+from activation_study.pipeline import dvc_internals
 from activation_study.pipeline.dag import dvcfiles, plain_name, stage_kind
 from activation_study.results.numerics import KEY, leaves
 
@@ -115,15 +116,9 @@ def resolve_rev(repo: Path, rev: str) -> str:
                cwd=repo, check=False)
     if proc.returncode == 0 and proc.stdout.strip():
         return proc.stdout.strip()
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-    from dvc.scm import RevError
-    from dvc.scm import resolve_rev as dvc_resolve_rev
-
     try:
-        with Repo(str(repo)) as dvc_repo:
-            return dvc_resolve_rev(dvc_repo.scm, rev)
-    except (RevError, DvcException):
+        return dvc_internals.resolve_rev(repo, rev)
+    except dvc_internals.dvc_errors():
         raise CheckError(f"--rev {rev}: not a commit of {repo} (expected a git revision, "
                          "branch, tag or DVC experiment name)") from None
 
@@ -156,23 +151,21 @@ def address(target: str, kinds: dict[str, str], root: Path) -> str:
 def check_targets(root: Path, targets: Iterable[str]) -> list[str]:
     """The targets as DVC addresses, each checked with DVC's own collection (CheckError for a
     target that names no stage), before any stage runs."""
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-
+    dvc_exception = dvc_internals.dvc_errors()[0]
     targets = list(targets)
     kinds = kind_files(root)
     addressed = [address(target, kinds, root) for target in targets]
     try:  # DVC resolves a target's pipeline file against the working directory: the clone's
-        with chdir(root), Repo(str(root)) as repo:
+        with chdir(root), dvc_internals.open_repo(root) as repo:
             for target, full in zip(targets, addressed, strict=True):
                 try:
-                    found = repo.stage.collect(full)
-                except DvcException as exc:
+                    found = dvc_internals.collect(repo, full)
+                except dvc_exception as exc:
                     message = " ".join(str(exc).replace(f"{root}/", "").split())
                     raise CheckError(f"target {target}: {message}") from None
                 if not found:
                     raise CheckError(f"target {target}: names no stage")
-    except DvcException as exc:  # the pipeline itself cannot be read at this revision
+    except dvc_exception as exc:  # the pipeline itself cannot be read at this revision
         raise CheckError(f"the pipeline at this revision: {' '.join(str(exc).split())}") from None
     return addressed
 
@@ -310,13 +303,9 @@ def describe_changes(root: Path, changed: list[tuple[str, str]]) -> tuple[list[s
 
 def stage_outputs(root: Path, stages: Iterable[str]) -> list[str]:
     """The outputs of ``stages`` (DVC addresses), as paths relative to ``root``."""
-    from dvc.repo import Repo
-
-    wanted = set(stages)
-    with chdir(root), Repo(str(root)) as repo:  # a stage's address is relative to the cwd
-        return sorted({Path(os.path.relpath(out.fs_path, root)).as_posix()
-                       for stage in repo.index.stages if stage.addressing in wanted
-                       for out in stage.outs})
+    with chdir(root), dvc_internals.open_repo(root) as repo:  # addresses: relative to cwd
+        return sorted({Path(os.path.relpath(path, root)).as_posix()
+                       for path in dvc_internals.stage_outputs(repo, set(stages))})
 
 
 def fingerprint_files(outputs: Iterable[str], root: Path) -> list[str]:

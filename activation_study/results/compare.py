@@ -148,13 +148,12 @@ def open_side(repo: str, rev: str | None):
     """DVC's filesystem over ``repo`` at ``rev`` (a git revision or an experiment name), or
     over the workspace for None; and the revision's label."""
     from dvc.api import DVCFileSystem
-    from dvc.repo import Repo
-    from dvc.scm import resolve_rev
+
+    from activation_study.pipeline.dvc_internals import resolve_rev
 
     if rev is None:
         return DVCFileSystem(repo=repo), WORKSPACE
-    with Repo(repo) as dvc_repo:
-        sha = resolve_rev(dvc_repo.scm, rev)
+    sha = resolve_rev(repo, rev)
     return DVCFileSystem(repo=repo, rev=sha), f"{rev} ({sha[:7]})"
 
 
@@ -264,12 +263,13 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = parse_args(argv)
-    from dvc.scm import RevError
+    from activation_study.pipeline.dvc_internals import dvc_errors
 
+    rev_error = dvc_errors()[1]
     try:
         (fs_a, label_a), (fs_b, label_b) = open_side(args.repo, args.a), open_side(args.repo,
                                                                                    args.b)
-    except RevError as exc:
+    except rev_error as exc:
         print(f"error: {exc}: expected a git revision, branch, tag or DVC experiment name",
               file=sys.stderr)
         return 2

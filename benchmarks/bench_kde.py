@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from activation_study.analysis.layer_classifiers import BinnedKDE, ExactKDE, layer_accuracies
-from activation_study.common import write_json
+from activation_study.common.atomic import write_json
 
 SYSTEMS = ("discrete", "continuous", "combined")
 

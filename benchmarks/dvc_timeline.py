@@ -84,10 +84,10 @@ def _patch_dvc() -> None:
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Patch ``activation_study.common.run`` once the stage module imports it."""
+    """Patch ``activation_study.common.stage_entry.run`` once the stage module imports it."""
 
     def find_spec(self, name, path, target=None):
-        if name != "activation_study.common":
+        if name != "activation_study.common.stage_entry":
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)

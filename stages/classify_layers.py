@@ -27,15 +27,10 @@ from tqdm import tqdm
 
 from activation_study.analysis.extraction import load_extraction
 from activation_study.analysis.layer_classifiers import SYSTEMS, layer_accuracies
-from activation_study.common import (
-    config_argument,
-    get,
-    group,
-    load_params,
-    run,
-    seed_scalars,
-    write_json,
-)
+from activation_study.common.atomic import write_json
+from activation_study.common.param_reader import get, group, load_params
+from activation_study.common.seed_stats import seed_scalars
+from activation_study.common.stage_entry import config_argument, run
 from activation_study.network.model import (
     get_activation,
     resolve_device,

@@ -21,17 +21,10 @@ import torch
 
 from activation_study.analysis.extraction import FLOW_KEYS, load_extraction
 from activation_study.analysis.node_metrics import epochs_to_target, layer_summary
-from activation_study.common import (
-    atomic_path,
-    config_argument,
-    get,
-    group,
-    load_params,
-    run,
-    seed_scalars,
-    summary,
-    write_json,
-)
+from activation_study.common.atomic import atomic_path, write_json
+from activation_study.common.param_reader import get, group, load_params
+from activation_study.common.seed_stats import seed_scalars, summary
+from activation_study.common.stage_entry import config_argument, run
 from activation_study.network.model import get_activation, use_cpu_threads
 from activation_study.numerics import stage_fingerprint
 

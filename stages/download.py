@@ -15,7 +15,8 @@ if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.
 import argparse
 from pathlib import Path
 
-from activation_study.common import data_params, load_params, require, run, user_files
+from activation_study.common.param_reader import data_params, load_params, require, user_files
+from activation_study.common.stage_entry import run
 from activation_study.data.sources import CLASSES, fetch
 from activation_study.data.store import save_download
 from activation_study.data.user_files import read_user_file

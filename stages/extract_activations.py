@@ -15,7 +15,8 @@ if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.
 from pathlib import Path
 
 from activation_study.analysis.extraction import extract_config
-from activation_study.common import config_argument, get, group, load_params, run
+from activation_study.common.param_reader import get, group, load_params
+from activation_study.common.stage_entry import config_argument, run
 from activation_study.data.arrays import load_split
 from activation_study.network.model import resolve_device, use_cpu_threads
 from activation_study.network.stored import read_models

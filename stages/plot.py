@@ -20,24 +20,18 @@ from typing import Any
 
 import pandas as pd
 
-from activation_study.common import (
-    FIELDS,
-    ParamError,
-    atomic_path,
-    grid_configs,
-    load_params,
-    read_json,
-    run,
-    stage_name,
-)
-from activation_study.common import grid as read_grid
+from activation_study.common.atomic import atomic_path, read_json
+from activation_study.common.configs import FIELDS, grid_configs, stage_address
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import grid as read_grid
+from activation_study.common.param_reader import load_params
+from activation_study.common.stage_entry import run
 from activation_study.figures.curves import CURVE_COLUMNS, DPI, write_figures
 from activation_study.figures.sparsity import STATES, sparsity_dead_bars
 from activation_study.results.tables import layer_table, read_metrics
 
 CURVES = Path("plots/train")
 METRICS = Path("metrics/train")
-TRAIN_FILE = "pipelines/train/dvc.yaml"  # how `dvc repro` in the root names a train stage
 OUTPUT = Path("plots/plot")
 
 
@@ -52,7 +46,7 @@ def read_curves(path: Path, stage: str) -> pd.DataFrame:
 def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Curves (a row per configuration and epoch) and test accuracy (a row per configuration),
     each with the configuration's ``FIELDS`` and number of ``seeds`` as columns."""
-    missing = [f"{path} is missing: run `dvc repro {TRAIN_FILE}:{stage_name('train', c['id'])}`"
+    missing = [f"{path} is missing: run `dvc repro {stage_address('train', c['id'])}`"
                for c in configs
                for path in (CURVES / f"{c['id']}.csv", METRICS / f"{c['id']}.json")
                if not path.is_file()]
@@ -62,7 +56,7 @@ def read_inputs(configs: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFra
     for config in configs:
         metrics = read_json(METRICS / f"{config['id']}.json")
         keys = {key: config[key] for key in FIELDS} | {"seeds": len(metrics["seeds"])}
-        stage = f"{TRAIN_FILE}:{stage_name('train', config['id'])}"
+        stage = stage_address("train", config["id"])
         curves.append(read_curves(CURVES / f"{config['id']}.csv", stage).assign(**keys))
         results.append({**keys, "test_acc": metrics["test_acc"]["mean"],
                         "test_acc_se": metrics["test_acc"]["se"]})

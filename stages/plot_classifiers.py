@@ -16,17 +16,11 @@ if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.
 
 from pathlib import Path
 
-from activation_study.common import (
-    ParamError,
-    atomic_path,
-    grid,
-    grid_configs,
-    load_params,
-    plotted_configs,
-    read_json,
-    run,
-    stage_name,
-)
+from activation_study.common.atomic import atomic_path, read_json
+from activation_study.common.configs import grid_configs, stage_address
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import grid, load_params, plotted_configs
+from activation_study.common.stage_entry import run
 from activation_study.figures.classifiers import write_classifier_figures
 from activation_study.results.headline import detail_path
 from activation_study.results.tables import accuracy_table
@@ -39,9 +33,7 @@ def main() -> None:
     epoch_configs = plotted_configs(params)
     configs = grid_configs(grid(params))
     paths = {c["id"]: detail_path("classify_layers", c["id"]) for c in configs}
-    dvcfile = "pipelines/classify_layers/dvc.yaml"  # `dvc repro` in the root names it
-    missing = [f"{path} is missing: run "
-               f"`dvc repro {dvcfile}:{stage_name('classify_layers', cid)}`"
+    missing = [f"{path} is missing: run `dvc repro {stage_address('classify_layers', cid)}`"
                for cid, path in paths.items() if not path.is_file()]
     if missing:
         raise ParamError("plot_classifiers needs:\n  " + "\n  ".join(missing))

@@ -21,17 +21,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from activation_study.common import (
-    TIMING_DIR,
-    get,
-    grid_configs,
-    load_params,
-    plotted_configs,
-    read_json,
-    run,
-    write_atomic,
-)
-from activation_study.common import grid as read_grid
+from activation_study.common.atomic import read_json, write_atomic
+from activation_study.common.configs import grid_configs
+from activation_study.common.param_reader import get, load_params, plotted_configs
+from activation_study.common.param_reader import grid as read_grid
+from activation_study.common.stage_entry import TIMING_DIR, run
 from activation_study.results.report.common import StudyInputs, candidate_figures
 from activation_study.results.report.render import render_report
 from activation_study.results.tables import read_metrics

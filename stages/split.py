@@ -10,7 +10,9 @@ if __name__ == "__main__":  # before numpy and torch load (docs/reproducibility.
 import argparse
 from pathlib import Path
 
-from activation_study.common import data_params, load_params, run, write_json
+from activation_study.common.atomic import write_json
+from activation_study.common.param_reader import data_params, load_params
+from activation_study.common.stage_entry import run
 from activation_study.data.split import save_split, split_dataset, split_summary
 from activation_study.data.store import load_download
 

@@ -25,17 +25,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from activation_study.common import (
-    ParamError,
-    get,
-    grid_configs,
-    load_params,
-    run,
-    write_atomic,
-    write_csv,
-    write_json,
-)
-from activation_study.common import grid as read_grid
+from activation_study.common.atomic import write_atomic, write_csv, write_json
+from activation_study.common.configs import grid_configs
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import get, load_params
+from activation_study.common.param_reader import grid as read_grid
+from activation_study.common.stage_entry import run
 from activation_study.results.headline import HEADLINE, STAGES, config_headline
 from activation_study.results.tables import (
     STATES,

@@ -29,20 +29,11 @@ import pandas as pd
 import torch
 from dvclive import Live
 
-from activation_study.common import (
-    ParamError,
-    atomic_path,
-    get,
-    load_params,
-    mean_se,
-    network_arguments,
-    read_json,
-    run,
-    summary,
-    train_settings,
-    write_csv,
-    write_json,
-)
+from activation_study.common.atomic import atomic_path, read_json, write_csv, write_json
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import get, load_params, train_settings
+from activation_study.common.seed_stats import mean_se, summary
+from activation_study.common.stage_entry import network_arguments, run
 from activation_study.network.model import resolve_device, use_cpu_threads
 from activation_study.numerics import stage_fingerprint
 from activation_study.training.checkpoints import stage_checkpoints
@@ -53,6 +44,7 @@ from activation_study.training.engine import (
     train_batched,
 )
 
+SPLIT_ROOT = Path("data/split")  # the split stage's output, a folder per dataset
 TUNE_DIR = Path("data/tune")
 CURVE_COLUMNS = ("train_loss", "train_acc", "validation_loss", "validation_acc", "test_acc")
 KEPT_COLUMNS = ("train_acc", "validation_acc", "test_acc", "train_loss", "validation_loss",
@@ -123,7 +115,7 @@ def main() -> None:
     every, threads = train.pop("checkpoint_every"), train.pop("cpu_threads")
     use_cpu_threads(threads)
     settings = TrainSettings(**train, lr=lr)
-    spec, split = network_and_split(args, params)
+    spec, split = network_and_split(vars(args), params, SPLIT_ROOT)
     checkpoints = stage_checkpoints(
         "train", args.id, {"spec": spec.to_dict(), "settings": asdict(settings),
                            "device": str(resolve_device(settings.device)),

@@ -7,9 +7,10 @@ imported for these checks only), and ``train.cpu_numerics: portable`` needs an x
 
 Writes data/validate/params.ok, a constant marker the download stages depend on: DVC thus
 runs this check first, and rerunning it never makes anything downstream stale. It depends on
-the whole of params.yaml (dvc.yaml), and imports nothing the other stages share
-(``activation_study.common``): editing the schema reruns this stage alone, and editing the
-stages' shared code (atomic writes, the params reader, the stage entry) reruns no validation.
+the whole of params.yaml (dvc.yaml). The schema imports the rules it shares with the other
+stages (configuration ids, the batch size, the device) from ``activation_study.common``
+rather than copying them: an edit of those reruns validation too, which costs a second and
+stales nothing downstream, since its output is a constant marker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from activation_study.common.param_reader import compile_problem, device_problem
 from activation_study.numerics import NumericsError, check_machine
 from activation_study.params.schema import InvalidParams, check
 
@@ -36,22 +38,18 @@ def validate(path: Path = PARAMS) -> None:
 
 def check_device(device: str, compile_: bool | str) -> None:
     """A ``train.device`` naming CUDA must name a device of this machine, and
-    ``train.compile: true`` needs training to land on one (``auto`` picks CUDA when present).
-    torch is imported only where CUDA is named or asked for."""
+    ``train.compile: true`` needs training to land on one (``auto`` picks CUDA when present):
+    the rules of ``common.param_reader``, with this machine's CUDA devices counted. torch is
+    imported only where CUDA is named or asked for."""
     if not (device.startswith("cuda") or compile_ is True):
         return
     import torch
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if device.startswith("cuda") and (torch.device(device).index or 0) >= count:
-        have = f"this machine has {count} CUDA device(s)" if count else "CUDA is not available"
-        expected = f"cuda:0..cuda:{count - 1}" if count else "auto or cpu"
-        raise InvalidParams(f"params.yaml: 'train.device' = {device!r} is not allowed: {have} "
-                            f"on this machine; expected {expected}")
-    if compile_ is True and (device == "cpu" or count == 0):
-        raise InvalidParams(f"params.yaml: 'train.compile' = true is not allowed: CUDA graphs "
-                            f"need a CUDA device, and train.device = {device!r} is the CPU on "
-                            "this machine; expected false or auto")
+    problem = device_problem(device, count) or compile_problem(
+        compile_, on_cuda=device != "cpu" and count > 0)
+    if problem:
+        raise InvalidParams(problem)
 
 
 def main() -> None:

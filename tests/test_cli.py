@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from activation_study import common
+from activation_study.common import stage_entry as common
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
@@ -87,7 +87,7 @@ def test_tune_with_a_fixed_rate_does_not_import_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")}
-    assert "activation_study.common" in imported  # the trace sees the project's imports
+    assert "activation_study.common.stage_entry" in imported  # the trace sees the project's imports
     assert not {name for name in imported if name.split(".")[0] == "torch"}
     assert json.loads((tmp_path / "data/tune/digits-relu-d1-w8-bnfalse/lr.json").read_text()) == {
         "lr": 0.01, "mode": "fixed"}

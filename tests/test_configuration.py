@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from activation_study.common import (
+from activation_study.common.configs import (
     FIELDS,
     ID_MATRIX_STAGES,
     command_line_id,

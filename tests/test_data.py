@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from activation_study.common import DataError
+from activation_study.common.errors import DataError
 from activation_study.data import sources
 from activation_study.data.arrays import load_split
 from activation_study.data.readers import read_cifar_batch, read_idx

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from activation_study.common import DataError
+from activation_study.common.errors import DataError
 from activation_study.data import readers, sources
 from activation_study.data.readers import read_cifar_batch
 

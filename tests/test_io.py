@@ -2,7 +2,7 @@
 
 import pytest
 
-from activation_study.common import atomic_path, read_json, write_json
+from activation_study.common.atomic import atomic_path, read_json, write_json
 
 
 def test_failed_write_keeps_previous_file(tmp_path):

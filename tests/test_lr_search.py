@@ -8,7 +8,7 @@ import pytest
 
 from activation_study.network.model import ModelSpec
 from activation_study.training.engine import TrainSettings, train_batched
-from stages.tune import (
+from activation_study.training.lr_search import (
     SearchSettings,
     batched_scorer,
     bracket,

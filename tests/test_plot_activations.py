@@ -15,6 +15,7 @@ import torch
 import yaml
 from PIL import Image
 
+from activation_study.figures import config_figures
 from activation_study.network.model import get_activation
 from activation_study.params.validated import ParamError
 from stages import plot_activations
@@ -135,12 +136,12 @@ def test_write_config_figures_draws_the_chosen_seed(tmp_path, monkeypatch):
             return original[name](*args, **kwargs)
         return draw
 
-    original = {name: getattr(plot_activations, name)
+    original = {name: getattr(config_figures, name)
                 for name in ("node_activity_figure", "histogram_figure")}
     for name in original:
-        monkeypatch.setattr(plot_activations, name, record(name))
-    monkeypatch.setattr(plot_activations, "save_png", lambda fig, path, dpi: path)  # no rendering
-    written = plot_activations.write_config_figures(
+        monkeypatch.setattr(config_figures, name, record(name))
+    monkeypatch.setattr(config_figures, "save_png", lambda fig, path, dpi: path)  # no rendering
+    written = config_figures.write_config_figures(
         tmp_path / "data/extract_activations" / cid, metrics, tmp_path / "figures",
         seed_index=1, hist_nodes=3)
     assert {p.name for p in written} == EXPECTED

@@ -17,7 +17,7 @@ import yaml
 from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
-from activation_study.common import config_id
+from activation_study.common.configs import config_id
 from activation_study.figures import curves as plotting
 from activation_study.params.validated import ParamError
 

@@ -217,11 +217,11 @@ def test_stage_depends_on_no_module_it_does_not_run(name):
 
 def test_imports_are_followed(tmp_path):
     """The walk itself: parent packages with code, relative imports, imports in functions."""
-    assert is_code(ROOT / "activation_study/common.py")
+    assert is_code(ROOT / "activation_study/common/atomic.py")
     assert not is_code(ROOT / "activation_study/data/__init__.py")  # a docstring only
     assert "activation_study/data/__init__.py" not in modules_run_by("stages.split")
     assert "activation_study/__init__.py" not in modules_run_by("stages.split")
-    assert "activation_study/common.py" in modules_run_by("stages.split")
+    assert "activation_study/common/atomic.py" in modules_run_by("stages.split")
     assert "stages/split.py" in modules_run_by("stages.split")
     tree = ast.parse("def f():\n    from . import x\n    from .y import z\n"
                      "if TYPE_CHECKING:\n    import hidden\nelse:\n    import shown\n")

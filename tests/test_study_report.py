@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from activation_study.common import grid_configs
+from activation_study.common.configs import grid_configs
 from activation_study.params.schema import InvalidParams, check_group
 from activation_study.params.validated import ParamError, load_params
 from activation_study.results.report.common import StudyInputs, candidate_figures

@@ -104,7 +104,7 @@ def test_compile_setting_and_graphs_need_cuda():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert use_graphs("auto", cpu) is False and use_graphs("auto", cuda) is True
     assert use_graphs(False, cuda) is False
-    with pytest.raises(ValueError, match="train.compile = true needs a CUDA device"):
+    with pytest.raises(ValueError, match="'train.compile' = true is not allowed: CUDA graphs"):
         use_graphs(True, cpu)
     model = build_model(ModelSpec(4, 1, 3, False, "relu"), [0])
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA device"):

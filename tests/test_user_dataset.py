@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from activation_study.common import DataError, ParamError, data_params
+from activation_study.common.errors import DataError, ParamError
+from activation_study.common.param_reader import data_params
 from activation_study.data.split import split_dataset
 from activation_study.data.user_files import array_shapes, read_user_file
 from activation_study.network.model import ModelSpec, as_inputs

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from activation_study.common import atomic_path, read_json, significant, write_json
+from activation_study.common.atomic import atomic_path, read_json, significant, write_json
 from activation_study.network.model import (
     BatchedMLP,
     as_inputs,

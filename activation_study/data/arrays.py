@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from activation_study.common import DataError
+from activation_study.common.errors import DataError
 
 PARTS = ("train", "validation", "test")
 CLASSES_FILE = "classes.json"

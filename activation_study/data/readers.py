@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from activation_study.common import DataError
+from activation_study.common.errors import DataError
 
 IDX_UINT8 = 0x08
 CIFAR_SHAPE = (3, 32, 32)

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from activation_study.common import DataError
+from activation_study.common.errors import DataError
 from activation_study.data.readers import read_cifar_batch, read_idx_pair
 from activation_study.data.store import Dataset
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from activation_study.common import DataParams, atomic_path, require, write_json
+from activation_study.common.atomic import atomic_path, write_json
+from activation_study.common.param_reader import DataParams, require
 from activation_study.data.arrays import CLASSES_FILE, Split, save_arrays
 from activation_study.data.store import Dataset, as_stored
 

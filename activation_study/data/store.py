@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from activation_study.common import DataError, atomic_path, read_json, write_json
+from activation_study.common.atomic import atomic_path, read_json, write_json
+from activation_study.common.errors import DataError
 from activation_study.data.arrays import load_array, save_arrays
 
 META = "meta.json"

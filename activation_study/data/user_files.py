@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from activation_study.common import DataError
+from activation_study.common.errors import DataError
 from activation_study.data.store import Dataset
 
 FOLDER = Path("datasets")

@@ -49,7 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from activation_study.common import ParamError
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import device_problem
 
 # --- The activation functions, one file each ----------------------------------------------
 
@@ -122,13 +123,9 @@ def resolve_device(name: str) -> torch.device:
     device = torch.device(name)
     if device.type != "cuda":
         return device
-    if not torch.cuda.is_available():
-        raise ParamError(f"params.yaml: 'train.device' = {name!r} is not allowed: CUDA is not "
-                         "available on this machine; expected auto or cpu")
-    count = torch.cuda.device_count()
-    if (device.index or 0) >= count:
-        raise ParamError(f"params.yaml: 'train.device' = {name!r} is not allowed: this "
-                         f"machine has {count} CUDA device(s); expected cuda:0..cuda:{count - 1}")
+    problem = device_problem(name, torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    if problem:
+        raise ParamError(problem)
     return device
 
 

@@ -1,3 +1,3 @@
 """params.yaml checked whole: ``schema`` (the validate stage's; pydantic) and ``validated``
 (for the plan, the pipeline runner and the tests). The computing stages read their keys with
-the small reader of ``activation_study.common`` instead, without the schema."""
+the small reader of ``activation_study.common.param_reader`` instead, without the schema."""

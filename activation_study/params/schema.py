@@ -1,18 +1,19 @@
 """What a valid ``params.yaml`` is: the bounds, one pydantic model per group, the rules that
 relate keys of different groups, and the one-line messages of ``InvalidParams``.
 
-Torch-free (validation runs before anything heavy is imported), and independent of the code
-the other stages share (``activation_study.common``): the ``validate`` stage runs this module
-alone, so that editing the shared code reruns no validation and editing this module reruns
-nothing but validation. ``common`` reads the file and gives the stages their values; this
-module only says whether the values are allowed. ``params.validated`` turns an
-``InvalidParams`` into the stages' ``ParamError``.
+Torch-free (validation runs before anything heavy is imported). The rules it shares with the
+other stages live once, in ``activation_study.common``, and are imported here: configuration
+ids (``common.configs``), ``auto``, the batch-size, device and compile rules and the message
+form (``common.param_reader``). Editing those reruns validation as well, which stales nothing
+(its output is a constant marker); editing this module reruns nothing but validation.
+``common`` reads the file and gives the stages their values; this module says whether the
+values are allowed. ``params.validated`` turns an ``InvalidParams`` into the stages'
+``ParamError``.
 """
 
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import re
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -30,6 +31,13 @@ from pydantic.fields import FieldInfo
 
 from activation_study.activations._catalogue import catalogue
 from activation_study.analysis.classifier_choices import ESTIMATORS, PRIORS
+from activation_study.common.configs import grid_configs
+from activation_study.common.param_reader import (
+    AUTO_LR,
+    batch_size_problem,
+    compile_problem,
+    not_allowed,
+)
 from activation_study.numerics import MODES as CPU_NUMERICS_MODES
 
 
@@ -37,18 +45,9 @@ class InvalidParams(ValueError):
     """params.yaml breaks the schema: one line per problem."""
 
 
-def config_ids(grid: dict[str, list]) -> list[str]:
-    """The ids of the grid's configurations, spelt as ``activation_study.common.config_id``
-    spells them (tests/test_params.py holds the two equal): the schema imports nothing the
-    other stages share."""
-    return [f"{d}-{a}-d{n}-w{w}-bn{str(b).lower()}"
-            for d, a, n, w, b in itertools.product(grid["datasets"], grid["activations"],
-                                                   grid["depths"], grid["widths"],
-                                                   grid["batchnorm"])]
 
 SOURCE = "params.yaml"
 ACTIVATIONS = catalogue()  # name -> shape parameter: the files of activation_study/activations/
-AUTO_LR = "auto"
 # training samples before the split: the official training set, or the whole shipped set
 OFFICIAL_TRAIN_SAMPLES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
 SHIPPED_SAMPLES = {"mnist5k": 5000, "digits": 1797}
@@ -306,10 +305,6 @@ def training_samples(dataset: str, data: Data) -> int:
     return math.floor(data.shipped_fractions.train * SHIPPED_SAMPLES[dataset])
 
 
-def not_allowed(key: str, value: Any, allowed: str) -> str:
-    return f"{SOURCE}: '{key}' = {value!r} is not allowed; expected {allowed}"
-
-
 def relations(p: Params) -> list[str]:
     """The rules relating keys of different groups: a message per broken one."""
     problems = []
@@ -319,9 +314,9 @@ def relations(p: Params) -> list[str]:
                 problems.append(f"{SOURCE}: missing key 'train.{key}.{name}' (expected "
                                 f"{type(group).model_fields[name].description}: every "
                                 "activation of grid.activations needs one)")
-    if p.train.compile is True and p.train.device == "cpu":
-        problems.append(not_allowed("train.compile", True, "false or auto with train.device = "
-                                    "cpu (CUDA graphs need a CUDA device)"))
+    compiled = compile_problem(p.train.compile, on_cuda=p.train.device != "cpu")
+    if compiled:
+        problems.append(compiled)
     late = [e for e in p.train.snapshot_epochs or [] if e > p.train.epochs]
     if late:
         problems.append(not_allowed("train.snapshot_epochs", late[0],
@@ -343,16 +338,11 @@ def relations(p: Params) -> list[str]:
     else:
         for dataset in [d for d in p.grid.datasets if d in DATASETS]:  # own files: unknown n
             n = training_samples(dataset, p.data)
-            if p.train.batch_size > n:
-                problems.append(not_allowed("train.batch_size", p.train.batch_size,
-                                            f"at most the {n} training samples of {dataset}"))
-            elif True in p.grid.batchnorm and n % p.train.batch_size == 1:
-                problems.append(not_allowed(
-                    "train.batch_size", p.train.batch_size,
-                    f"a size that does not leave a last mini-batch of 1 sample: {dataset} has "
-                    f"{n} training samples and grid.batchnorm has true (batch norm cannot "
-                    "train on 1 sample)"))
-    known = config_ids(p.grid.model_dump())
+            problem = batch_size_problem(p.train.batch_size, n, dataset,
+                                         batchnorm=True in p.grid.batchnorm)
+            if problem:
+                problems.append(not_allowed("train.batch_size", p.train.batch_size, problem))
+    known = [config["id"] for config in grid_configs(p.grid.model_dump())]
     for cid in p.plots.configs or []:
         if cid not in known:
             problems.append(not_allowed("plots.configs", cid,

@@ -1,22 +1,16 @@
-"""``params.yaml`` validated as a whole by ``params.schema``, then read by the reader of
-``activation_study.common``: for the plan, the pipeline runner and the tests. The computing
-stages use that reader alone, which imports neither the schema nor pydantic."""
+"""``params.yaml`` validated as a whole by ``params.schema``, then read by the stages' reader,
+``activation_study.common.param_reader``: for the plan, the pipeline runner and the tests.
+The computing stages use that reader alone, which imports neither the schema nor pydantic."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from activation_study import common
 from activation_study.activations._catalogue import catalogue
-from activation_study.common import (
-    AUTO_LR,
-    PARAMS_FILE,
-    DataParams,
-    ParamError,
-    get,
-    require,
-)
+from activation_study.common import param_reader as reader
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import AUTO_LR, PARAMS_FILE, DataParams, get, require
 from activation_study.params import schema
 
 __all__ = ["AUTO_LR", "PARAMS_FILE", "DataParams", "ParamError", "activation_shape", "check",
@@ -35,20 +29,20 @@ def check(raw: Any) -> schema.Params:
 
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """The parameter file as read, after validating every key of it."""
-    params = common.load_params(path)
+    params = reader.load_params(path)
     check(params)
     return params
 
 
 def data_params(params: dict[str, Any]) -> DataParams:
     check(params)
-    return common.data_params(params)
+    return reader.data_params(params)
 
 
 def validate_grid(params: dict[str, Any]) -> dict[str, list]:
     """Every axis of ``grid``, as lists."""
     check(params)
-    return common.grid(params)
+    return reader.grid(params)
 
 
 def _activation(params: dict[str, Any], activation: str) -> None:
@@ -62,26 +56,26 @@ def activation_shape(params: dict[str, Any], activation: str) -> float | None:
     """``train.shape.<activation>``: a number in the family's range, or None where the
     function has no shape parameter."""
     _activation(params, activation)
-    return common.activation_shape(params, activation)
+    return reader.activation_shape(params, activation)
 
 
 def validate_train(params: dict[str, Any], activation: str) -> dict[str, Any]:
     """The ``train`` keys one configuration reads, as plain values."""
     _activation(params, activation)
-    return common.train_settings(params)
+    return reader.train_settings(params)
 
 
 def learning_rate(params: dict[str, Any], activation: str) -> float | None:
     """``train.lr.<activation>``: a fixed Adam learning rate, or None for ``auto`` (searched
     by the tune stage)."""
     _activation(params, activation)
-    return common.learning_rate(params, activation)
+    return reader.learning_rate(params, activation)
 
 
 def validated_group(params: dict[str, Any], name: str) -> dict[str, Any]:
     """One group (``tune``, ``extract``, ``analysis``, ``classify``) after checking the file."""
     check(params)
-    return common.group(params, name)
+    return reader.group(params, name)
 
 
 def validate_tune(params: dict[str, Any]) -> dict[str, Any]:
@@ -107,4 +101,4 @@ def validate_classify(params: dict[str, Any]) -> dict[str, Any]:
 def validate_plots(params: dict[str, Any], grid: dict[str, list]) -> dict[str, Any]:
     """The ``plots`` keys: per-network figures for configurations of ``grid`` (the grid of
     the same ``params``, against which ``check`` has checked the ids)."""
-    return {**validated_group(params, "plots"), "configs": common.plotted_configs(params)}
+    return {**validated_group(params, "plots"), "configs": reader.plotted_configs(params)}

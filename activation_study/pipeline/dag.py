@@ -24,7 +24,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from activation_study.common import write_atomic
+from activation_study.common.atomic import write_atomic
 from activation_study.pipeline import dvc_internals
 
 LOCKFILE = "dvc.lock"

@@ -231,7 +231,7 @@ def chain_costs(root: Path) -> dict[str, float]:
     """The training FLOPs of each configuration (`plan.config_compute`), by the matrix item of
     its stages' names (``mnist5k-relu-4-200-False``). The runner starts the costliest chains
     first, so that the last to finish are short ones (longest processing time first)."""
-    from activation_study.common import stage_name
+    from activation_study.common.configs import stage_name
     from activation_study.params.validated import PARAMS_FILE, load_params
     from activation_study.pipeline.plan import plan
 

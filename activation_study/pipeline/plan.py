@@ -10,7 +10,8 @@ of the first layer is skipped, which this count ignores), and a forward pass ove
 training, validation and test sets at initialisation and after every epoch (the engine's
 evaluation). Batch norm and the activation functions add a few per node and are left out.
 A configuration whose learning rate is ``auto`` adds its search: every candidate rate the
-rounds can try (``stages.tune.models_trained``), each over the tune seeds for the tune epochs.
+rounds can try (``training.lr_search.models_trained``), each over the tune seeds for the tune
+epochs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from activation_study.common import grid_configs, write_json
+from activation_study.common.atomic import write_json
+from activation_study.common.configs import grid_configs
 from activation_study.data.user_files import array_shapes
 from activation_study.network.model import NUM_CLASSES, ModelSpec
 from activation_study.params.schema import (
@@ -38,7 +40,7 @@ from activation_study.params.validated import (
     validate_train,
     validate_tune,
 )
-from stages.tune import SearchSettings, models_trained
+from activation_study.training.lr_search import SearchSettings, models_trained
 
 INPUT_SIZE = {"mnist": 784, "fashion_mnist": 784, "cifar10": 3072, "mnist5k": 784, "digits": 64}
 OFFICIAL_TEST_SAMPLES = 10000  # MNIST, Fashion-MNIST and CIFAR-10 alike

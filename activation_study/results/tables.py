@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from activation_study.common import ParamError, read_json
+from activation_study.common.atomic import read_json
+from activation_study.common.errors import ParamError
 from activation_study.results.headline import detail_path
 
 STATES = {"initial": "untrained", "best": "trained"}

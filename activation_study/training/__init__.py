@@ -1,4 +1,4 @@
 """Training: the loop (``engine``) and its step (``train_step``), the optimiser
-(``stacked_adam``) and resume checkpoints (``checkpoints``). Only tune and train use it; the
-learning-rate search is the tune stage's own code (``stages/tune.py``), and what train writes
-the train stage's (``stages/train.py``)."""
+(``stacked_adam``), resume checkpoints (``checkpoints``) and the tune stage's learning-rate
+search (``lr_search``). Only tune and train use it; what train writes is the train stage's
+(``stages/train.py``)."""

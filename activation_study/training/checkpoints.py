@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from activation_study.common import write_atomic
+from activation_study.common.atomic import write_atomic
 
 CHECKPOINT_ROOT = Path("checkpoints")
 PROJECT_PACKAGES = ("activation_study", "stages")

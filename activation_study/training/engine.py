@@ -17,17 +17,24 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from activation_study.common import activation_shape, get, require
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import (
+    activation_shape,
+    batch_size_problem,
+    compile_problem,
+    get,
+    require,
+)
 from activation_study.data.arrays import load_classes, load_split
 from activation_study.network.model import (
     BatchedMLP,
@@ -42,9 +49,6 @@ from activation_study.network.model import (
 from activation_study.training.checkpoints import Checkpoint, CheckpointWarning, to_cpu
 from activation_study.training.stacked_adam import StackedAdam
 from activation_study.training.train_step import EagerEpoch, GraphedEpoch
-
-if TYPE_CHECKING:
-    import argparse
 
 Split = dict[str, tuple[np.ndarray, np.ndarray]]
 State = dict[str, torch.Tensor]
@@ -141,8 +145,9 @@ def use_graphs(compile: bool | str, device: torch.device) -> bool:
     """``train.compile``: ``auto`` is CUDA graphs on CUDA devices; ``True`` asks for them."""
     if compile == "auto":
         return device.type == "cuda"
-    if compile and device.type != "cuda":
-        raise ValueError(f"train.compile = true needs a CUDA device; training runs on {device}")
+    problem = compile_problem(compile, device.type == "cuda")
+    if problem:
+        raise ParamError(problem)
     return bool(compile)
 
 
@@ -348,21 +353,20 @@ def _on(state: State, device: torch.device) -> State:
     return {name: value.to(device) for name, value in state.items()}
 
 
-def network_and_split(args: argparse.Namespace, params: dict) -> tuple[ModelSpec, Split]:
-    """The model spec of a tune or train stage's configuration (``args`` from
-    ``common.network_arguments``) and its dataset's stored split, after checking the batch
-    size against the split's training samples."""
-    folder = Path("data/split") / args.dataset
+def network_and_split(config: Mapping[str, Any], params: dict,
+                      split_root: Path) -> tuple[ModelSpec, Split]:
+    """The model spec of one configuration (``config``: its ``dataset``, ``activation``,
+    ``depth``, ``width`` and ``batchnorm``) and its dataset's stored split, read from
+    ``split_root / dataset`` (the split stage's folder), after checking the batch size against
+    the split's training samples."""
+    folder = split_root / config["dataset"]
     split = load_split(folder)
     n, batch = len(split["train"][1]), get(params, "train.batch_size")
     # validate checks these up front for the built-in sets; a file of your own is counted here
-    require(batch <= n, "train.batch_size", batch,
-            f"at most the {n} training samples of {args.dataset}")
-    require(not (args.batchnorm and n % batch == 1), "train.batch_size", batch,
-            f"a size that does not leave a last mini-batch of 1 sample: {args.dataset} has {n} "
-            "training samples (batch norm cannot train on 1 sample)")
-    spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=args.depth, width=args.width,
-                     batchnorm=args.batchnorm, activation=args.activation,
-                     num_classes=len(load_classes(folder)),
-                     shape=activation_shape(params, args.activation))
+    problem = batch_size_problem(batch, n, config["dataset"], config["batchnorm"])
+    require(problem is None, "train.batch_size", batch, problem)
+    spec = ModelSpec(input_dim=split["train"][0].shape[1], depth=config["depth"],
+                     width=config["width"], batchnorm=config["batchnorm"],
+                     activation=config["activation"], num_classes=len(load_classes(folder)),
+                     shape=activation_shape(params, config["activation"]))
     return spec, split

@@ -18,25 +18,12 @@ import yaml
 from sklearn.datasets import load_digits
 
 from activation_study.activations._catalogue import catalogue
+from activation_study.common import param_reader as reader
 from activation_study.common.configs import grid_configs
 from activation_study.data.split import split_dataset
 from activation_study.data.store import Dataset
 from activation_study.params.schema import training_samples
-from activation_study.params.validated import (
-    ParamError,
-    activation_shape,
-    check,
-    data_params,
-    learning_rate,
-    load_params,
-    validate_analysis,
-    validate_classify,
-    validate_extract,
-    validate_grid,
-    validate_plots,
-    validate_train,
-    validate_tune,
-)
+from activation_study.params.validated import ParamError, check, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
@@ -183,19 +170,18 @@ def test_several_problems_are_listed_one_a_line():
 @pytest.mark.parametrize("path", PARAM_FILES, ids=lambda path: path.name)
 def test_shipped_parameter_files_are_valid(path):
     """params.yaml, every preset and the tests' own file pass every check."""
-    params = load_params(path)
-    grid = validate_grid(params)
-    data_params(params)
+    params = load_params(path)  # every key checked, once
+    grid = reader.grid(params)
+    reader.data_params(params)
+    assert reader.train_settings(params)["checkpoint_every"] >= 1
     for activation in grid["activations"]:
-        assert validate_train(params, activation)["checkpoint_every"] >= 1
-        activation_shape(params, activation)
-        rate = learning_rate(params, activation)
+        reader.activation_shape(params, activation)
+        rate = reader.learning_rate(params, activation)
         assert rate is None or rate > 0  # None: auto, searched by tune@CONFIG
-    validate_tune(params)
-    validate_extract(params)
-    validate_analysis(params)
-    validate_plots(params, grid)
-    validate_classify(params)
+    typed = check(params).model_dump()  # the typed settings hold what the reader reads
+    for group in ("tune", "extract", "analysis", "classify", "plots"):
+        assert reader.group(params, group) == typed[group], group
+    assert reader.plotted_configs(params) == list(typed["plots"]["configs"] or [])
     assert len(grid_configs(grid)) == math.prod(len(axis) for axis in grid.values())
 
 
@@ -211,34 +197,35 @@ def test_presets_have_every_key_of_params_yaml(path):
 
 
 def test_values_are_read():
-    assert {name: activation_shape(TINY, name) for name in catalogue()} == {
+    assert {name: reader.activation_shape(TINY, name) for name in catalogue()} == {
         "relu": None, "sigmoid": None, "tanh": None, "leaky_relu": 0.01,
         "rescaled_sigmoid": None, "leaky_tanh": 0.25, "prelu": 0.25, "elu": None, "gelu": None,
         "silu": None, "mish": None}
-    assert validate_train(TINY, "relu") == {
+    assert reader.train_settings(TINY) == {
         "seeds": [0, 1], "epochs": 2, "batch_size": 64, "lr_decay": 0.99,
         "snapshot_epochs": [1], "device": "cpu", "checkpoint_every": 5,
         "cpu_threads": 1, "compile": False,
         "matmul_precision": "highest"}
-    assert learning_rate(TINY, "relu") == 0.01
-    assert learning_rate(edited(TINY, {"train.lr.relu": "auto"}), "relu") is None
-    assert validate_tune(TINY) == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
+    assert reader.learning_rate(TINY, "relu") == 0.01
+    assert reader.learning_rate(edited(TINY, {"train.lr.relu": "auto"}), "relu") is None
+    assert reader.group(TINY, "tune") == {"grid": [1e-2, 1e-3, 1e-4], "rounds": 3, "epochs": 5,
                                    "seeds": [0, 1, 2]}
-    assert validate_extract(TINY)["dtype"] == "float16"
-    assert validate_analysis(TINY) == {"accuracy_target": 99.0}
-    assert validate_plots(TINY, validate_grid(TINY))["configs"] == ["digits-relu-d2-w8-bnfalse"]
-    assert validate_classify(TINY) == {
+    assert reader.group(TINY, "extract")["dtype"] == "float16"
+    assert reader.group(TINY, "analysis") == {"accuracy_target": 99.0}
+    assert reader.plotted_configs(TINY) == ["digits-relu-d2-w8-bnfalse"]
+    assert reader.group(TINY, "classify") == {
         "bandwidth": 0.2, "floor": 1e-10, "prior": "class_frequency", "estimator": "binned",
         "grid_per_bandwidth": 24, "tolerance": 1.0}
-    assert validate_train(edited(TINY, {"train.snapshot_epochs": None}), "relu")[
+    assert reader.train_settings(edited(TINY, {"train.snapshot_epochs": None}))[
         "snapshot_epochs"] == []
 
 
 def test_an_activation_outside_the_grid_still_needs_its_keys():
     params = edited(TINY, {"train.lr.tanh": DELETE})
-    validate_train(params, "relu")
+    check(params)  # tanh is not in the tiny grid: the file is valid
+    assert reader.learning_rate(params, "relu") == 0.01
     with pytest.raises(ParamError, match="missing key 'train.lr.tanh'"):
-        learning_rate(params, "tanh")
+        reader.learning_rate(params, "tanh")
 
 
 @pytest.mark.parametrize("fraction", [0.7, 0.5, 0.6, 0.83])
@@ -250,7 +237,7 @@ def test_training_samples_of_a_shipped_set_are_those_of_the_real_split(fraction)
     rest = (1 - fraction) / 2
     params = edited(TINY, {"data.shipped_fractions": {"train": fraction, "validation": rest,
                                                       "test": 1 - fraction - rest}})
-    split = split_dataset(dataset, data_params(params))
+    split = split_dataset(dataset, reader.data_params(params))
     assert len(split["train"][1]) == training_samples("digits", check(params).data)
 
 

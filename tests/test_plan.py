@@ -7,12 +7,7 @@ from pathlib import Path
 import pytest
 
 from activation_study.activations._catalogue import catalogue
-from activation_study.params.validated import (
-    activation_shape,
-    load_params,
-    validate_grid,
-    validate_train,
-)
+from activation_study.params.validated import check, load_params
 from activation_study.pipeline.dag import stage_kind
 from activation_study.pipeline.plan import config_compute, main, plan, split_sizes
 
@@ -61,10 +56,7 @@ def test_compute_of_one_configuration_by_hand():
                                             ("activations", 11)])
 def test_presets_validate_and_plan(preset, configs, capsys):
     path = ROOT / "presets" / f"{preset}.yaml"
-    params = load_params(path)
-    for activation in validate_grid(params)["activations"]:
-        validate_train(params, activation)
-        activation_shape(params, activation)
+    params = check(load_params(path))
     result = main([str(path)])
     assert result["configs"] == configs
     if preset != "activations":
@@ -72,4 +64,4 @@ def test_presets_validate_and_plan(preset, configs, capsys):
     assert result["stages"]["tune"] == configs and result["tune_flops"] > 0  # rates searched
     assert f"{configs} configurations" in capsys.readouterr().out
     if preset != "paper":
-        assert set(validate_grid(params)["activations"]) == set(catalogue())
+        assert set(params.grid.activations) == set(catalogue())

@@ -18,28 +18,24 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from activation_study.common.atomic import write_json
 from activation_study.common.configs import grid_configs
+from activation_study.common.errors import ParamError
+from activation_study.common.param_reader import AUTO_LR
 from activation_study.data.user_files import array_shapes
 from activation_study.network.model import NUM_CLASSES, ModelSpec
 from activation_study.params.schema import (
     OFFICIAL_TRAIN_SAMPLES,
     SHIPPED_SAMPLES,
+    Params,
     training_samples,
 )
-from activation_study.params.validated import (
-    check,
-    learning_rate,
-    load_params,
-    validate_grid,
-    validate_plots,
-    validate_train,
-    validate_tune,
-)
+from activation_study.params.validated import check, load_params
 from activation_study.training.lr_search import SearchSettings, models_trained
 
 INPUT_SIZE = {"mnist": 784, "fashion_mnist": 784, "cifar10": 3072, "mnist5k": 784, "digits": 64}
@@ -47,6 +43,12 @@ OFFICIAL_TEST_SAMPLES = 10000  # MNIST, Fashion-MNIST and CIFAR-10 alike
 PER_CONFIG_STAGES = ("tune", "train", "extract_activations", "compute_metrics", "classify_layers")
 PER_DATASET_STAGES = ("download", "split")
 SINGLE_STAGES = ("validate", "summarize", "plot", "plot_classifiers", "report")
+
+
+def typed(params: dict[str, Any] | Params) -> Params:
+    """The typed, frozen parameters: a parameter file's mapping is validated once, here; the
+    functions below pass the result on, so the plan checks the file once."""
+    return params if isinstance(params, Params) else check(params)
 
 
 def whole_set_sizes(total: int, data: Any) -> tuple[int, int, int]:
@@ -59,10 +61,10 @@ def whole_set_sizes(total: int, data: Any) -> tuple[int, int, int]:
     return train, validation, total - train - validation
 
 
-def file_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, tuple[int, int, int]]:
+def file_sizes(dataset: str, params: dict[str, Any] | Params) -> tuple[int, tuple[int, int, int]]:
     """Input size and (train, validation, test) samples of a dataset of your own, from its NPZ
     file's headers (split as the split stage splits it)."""
-    data = check(params).data
+    data = typed(params).data
     shapes = array_shapes(data.files[dataset].path)
     if "x_train" in shapes:
         n_train, n_test = shapes["x_train"][0], shapes["x_test"][0]
@@ -71,43 +73,46 @@ def file_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, tuple[int, in
     return math.prod(shapes["x"][1:]), whole_set_sizes(shapes["x"][0], data)
 
 
-def split_sizes(dataset: str, params: dict[str, Any]) -> tuple[int, int, int]:
+def split_sizes(dataset: str, params: dict[str, Any] | Params) -> tuple[int, int, int]:
     """Training, validation and test samples the split stage will produce."""
-    data = check(params).data
+    p = typed(params)
+    data = p.data
     if dataset in data.files:
-        return file_sizes(dataset, params)[1]
+        return file_sizes(dataset, p)[1]
     if dataset in OFFICIAL_TRAIN_SAMPLES:  # validation taken from the published training set
         return training_samples(dataset, data), data.validation_size, OFFICIAL_TEST_SAMPLES
     return whole_set_sizes(SHIPPED_SAMPLES[dataset], data)
 
 
-def weights(config: dict[str, Any], params: dict[str, Any]) -> int:
+def weights(config: dict[str, Any], params: dict[str, Any] | Params) -> int:
     dataset = config["dataset"]
-    inputs = (INPUT_SIZE[dataset] if dataset in INPUT_SIZE
-              else file_sizes(dataset, params)[0])
-    classes = (len(check(params).data.files[dataset].classes) if dataset not in INPUT_SIZE
+    p = typed(params)
+    inputs = INPUT_SIZE[dataset] if dataset in INPUT_SIZE else file_sizes(dataset, p)[0]
+    classes = (len(p.data.files[dataset].classes) if dataset not in INPUT_SIZE
                else NUM_CLASSES)
     spec = ModelSpec(inputs, config["depth"], config["width"], config["batchnorm"],
                      config["activation"], num_classes=classes)
     return sum(fan_in * fan_out for fan_in, fan_out in spec.layer_dims())
 
 
-def config_compute(config: dict[str, Any], params: dict[str, Any]) -> dict[str, float]:
+def config_compute(config: dict[str, Any],
+                   params: dict[str, Any] | Params) -> dict[str, float]:
     """Model-steps and FLOPs of one configuration's tune and train stages (all seeds)."""
-    train = validate_train(params, config["activation"])
-    n_train, n_val, n_test = split_sizes(config["dataset"], params)
-    w = weights(config, params)
-    steps_per_epoch = math.ceil(n_train / train["batch_size"])
+    p = typed(params)
+    train = p.train
+    n_train, n_val, n_test = split_sizes(config["dataset"], p)
+    w = weights(config, p)
+    steps_per_epoch = math.ceil(n_train / train.batch_size)
 
     def cost(models: int, epochs: int) -> tuple[int, float]:
         flops = models * w * (6 * epochs * n_train
                               + 2 * (epochs + 1) * (n_train + n_val + n_test))
         return models * epochs * steps_per_epoch, float(flops)
 
-    steps, flops = cost(len(train["seeds"]), train["epochs"])
+    steps, flops = cost(len(train.seeds), train.epochs)
     tune_steps, tune_flops, tune_rounds, tune_epochs = 0, 0.0, [], 0
-    if learning_rate(params, config["activation"]) is None:
-        search = SearchSettings(**validate_tune(params))
+    if getattr(train.lr, config["activation"]) == AUTO_LR:
+        search = SearchSettings(**p.tune.model_dump())
         tune_steps, tune_flops = cost(models_trained(search) * len(search.seeds), search.epochs)
         # each round trains its rates x seeds as one stack: the grid, then two rates a round
         tune_rounds = [len(set(search.grid)) * len(search.seeds)] + \
@@ -116,20 +121,20 @@ def config_compute(config: dict[str, Any], params: dict[str, Any]) -> dict[str, 
     return {"model_steps": steps + tune_steps, "flops": flops + tune_flops, "weights": w,
             "tune_model_steps": tune_steps, "tune_flops": tune_flops,
             # for projecting wall time (benchmarks/gpu_check.py): batched steps and stacks
-            "models": len(train["seeds"]), "epochs": train["epochs"],
+            "models": len(train.seeds), "epochs": train.epochs,
             "steps_per_epoch": steps_per_epoch, "eval_samples": n_train + n_val + n_test,
             "tune_rounds": tune_rounds, "tune_epochs": tune_epochs}
 
 
-def plan(params: dict[str, Any]) -> dict[str, Any]:
+def plan(params: dict[str, Any] | Params) -> dict[str, Any]:
     """Stage counts by kind and the training compute of every configuration."""
-    grid = validate_grid(params)
-    configs = grid_configs(grid)
+    p = typed(params)
+    configs = grid_configs(p.grid.model_dump())
     stages = Counter({kind: len(configs) for kind in PER_CONFIG_STAGES})
-    stages |= Counter({kind: len(grid["datasets"]) for kind in PER_DATASET_STAGES})
+    stages |= Counter({kind: len(p.grid.datasets) for kind in PER_DATASET_STAGES})
     stages |= Counter({kind: 1 for kind in SINGLE_STAGES})
-    stages["plot_activations"] = len(validate_plots(params, grid)["configs"])
-    per_config = {c["id"]: config_compute(c, params) for c in configs}
+    stages["plot_activations"] = len(p.plots.configs or [])
+    per_config = {c["id"]: config_compute(c, p) for c in configs}
     largest = max(per_config, key=lambda cid: per_config[cid]["flops"])
     return {
         "configs": len(configs),
@@ -163,7 +168,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="also write the whole plan, per configuration, to this JSON file "
                              "(benchmarks/gpu_check.py --plan reads it where pydantic is missing)")
     args = parser.parse_args(argv)
-    result = plan(load_params(Path(args.params)))
+    try:
+        result = plan(load_params(Path(args.params)))
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     print(report(result, args.params))
     if args.json is not None:
         write_json(args.json, {"source": str(args.params), **result})

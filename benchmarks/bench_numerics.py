@@ -36,8 +36,7 @@ from bench_pipeline import BIN, REPO, run_mode, workspace
 
 from activation_study.numerics import NATIVE, PORTABLE, PORTABLE_ENV, machine_details
 
-TRAIN = ["-m", "stages.train", "--dataset", "mnist5k", "--activation", "relu", "--depth", "2",
-         "--width", "200", "--batchnorm", "false"]
+TRAIN = ["-m", "stages.train", "--config", "mnist5k-relu-d2-w200-bnfalse"]
 TRACKED = ("metrics", "plots", "reports/study.md")
 
 

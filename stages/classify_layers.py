@@ -102,7 +102,7 @@ def classify_state(extraction: dict, state: str, systems: tuple[str, ...],
     return result
 
 
-def main() -> None:
+def main() -> str:
     config = config_argument(__doc__)
     params = load_params()
     settings = group(params, "classify")
@@ -126,7 +126,8 @@ def main() -> None:
     print(f"{config}: {seconds:.1f} s on {device}; kept model, {shown} accuracy per layer "
           + "; ".join(f"{s} {[v[s]['mean'] for v in layers]}" for s in systems)
           + f"; network {best[shown]['network']['mean']}")
+    return config
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "classify_layers")

@@ -61,7 +61,7 @@ def analyse_state(extraction: dict, out: Path, state: str, part: str) -> dict:
     return result
 
 
-def main() -> None:
+def main() -> str:
     config = config_argument(__doc__)
     params = load_params()
     use_cpu_threads(get(params, "train.cpu_threads"))
@@ -92,7 +92,8 @@ def main() -> None:
     sparsity = [v["sparsity_pct"]["mean"] for k, v in trained.items() if k.startswith("layer_")]
     print(f"{config}: trained sparsity per layer {sparsity} %, dead "
           f"{trained['network']['dead_pct']['mean']} %")
+    return config
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "compute_metrics")

@@ -22,7 +22,7 @@ from activation_study.data.store import save_download
 from activation_study.data.user_files import read_user_file
 
 
-def main() -> None:
+def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True)
     name = parser.parse_args().dataset
@@ -38,7 +38,8 @@ def main() -> None:
     save_download(Path("data/download") / name, dataset)
     counts = ", ".join(f"{part} {len(y)}" for part, (_, y) in dataset.parts.items())
     print(f"{name} from {dataset.source}: {counts}")
+    return name
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "download")

@@ -23,7 +23,7 @@ from activation_study.network.stored import read_models
 from activation_study.numerics import stage_fingerprint
 
 
-def main() -> None:
+def main() -> str:
     config = config_argument(__doc__)
     params = load_params()
     settings = group(params, "extract")
@@ -36,7 +36,8 @@ def main() -> None:
                    device=get(params, "train.device"), sets=tuple(settings["sets"]),
                    initial_batchnorm=settings["initial_batchnorm"],
                    numerics=stage_fingerprint(params, resolve_device(get(params, "train.device"))))
+    return config
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "extract_activations")

@@ -28,7 +28,7 @@ NODE_METRICS = Path("data/compute_metrics")
 OUTPUT = Path("plots/plot_activations")
 
 
-def main() -> None:
+def main() -> str:
     config = config_argument(__doc__, plotted=True)
     params = load_params()
     seed_index, hist_nodes = get(params, "plots.seed_index"), get(params, "plots.hist_nodes")
@@ -41,7 +41,8 @@ def main() -> None:
                                        seed_index, hist_nodes)
     for path in written:
         print(OUTPUT / config / path.name)
+    return config
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "plot_activations")

@@ -17,7 +17,7 @@ from activation_study.data.split import save_split, split_dataset, split_summary
 from activation_study.data.store import load_download
 
 
-def main() -> None:
+def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", required=True)
     name = parser.parse_args().dataset
@@ -27,7 +27,8 @@ def main() -> None:
     write_json(Path("metrics/split") / f"{name}.json",
                split_summary(name, split, len(dataset.classes)))
     print(name + ": " + ", ".join(f"{part} {len(y)}" for part, (_, y) in split.items()))
+    return name
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "split")

@@ -30,10 +30,11 @@ import torch
 from dvclive import Live
 
 from activation_study.common.atomic import atomic_path, read_json, write_csv, write_json
+from activation_study.common.configs import parse_config_id
 from activation_study.common.errors import ParamError
 from activation_study.common.param_reader import get, load_params, train_settings
 from activation_study.common.seed_stats import mean_se, summary
-from activation_study.common.stage_entry import network_arguments, run
+from activation_study.common.stage_entry import config_argument, run
 from activation_study.network.model import resolve_device, use_cpu_threads
 from activation_study.numerics import stage_fingerprint
 from activation_study.training.checkpoints import stage_checkpoints
@@ -107,22 +108,23 @@ def read_chosen_rate(config: str) -> float:
     return float(read_json(path)["lr"])
 
 
-def main() -> None:
-    args = network_arguments(__doc__)
+def main() -> str:
+    cid = config_argument(__doc__)
+    network = parse_config_id(cid)
     params = load_params()
-    lr = read_chosen_rate(args.id)
+    lr = read_chosen_rate(cid)
     train = train_settings(params)
     every, threads = train.pop("checkpoint_every"), train.pop("cpu_threads")
     use_cpu_threads(threads)
     settings = TrainSettings(**train, lr=lr)
-    spec, split = network_and_split(vars(args), params, SPLIT_ROOT)
+    spec, split = network_and_split(network, params, SPLIT_ROOT)
     checkpoints = stage_checkpoints(
-        "train", args.id, {"spec": spec.to_dict(), "settings": asdict(settings),
+        "train", cid, {"spec": spec.to_dict(), "settings": asdict(settings),
                            "device": str(resolve_device(settings.device)),
                            "cpu_threads": threads,
                            "cpu_numerics": get(params, "train.cpu_numerics")}, split, every)
 
-    with atomic_path(Path("data/train") / args.id) as folder:
+    with atomic_path(Path("data/train") / cid) as folder:
         folder.mkdir()
         lives = [Live(str(folder / "dvclive" / f"seed_{seed}"), dvcyaml=False,
                       save_dvc_exp=False, report=None) for seed in settings.seeds]
@@ -140,17 +142,18 @@ def main() -> None:
             live.end()
         write_run_folder(folder, result)
 
-    config = {"id": args.id, **spec.to_dict(), "dataset": args.dataset, "lr": settings.lr,
+    config = {"id": cid, **spec.to_dict(), "dataset": network["dataset"], "lr": settings.lr,
               **result.training()}
     metrics = {**config_metrics(result, config),
                "numerics": stage_fingerprint(params, result.device)}
-    write_json(Path("metrics/train") / f"{args.id}.json", metrics)
-    write_csv(Path("plots/train") / f"{args.id}.csv", learning_curves(result.history))
+    write_json(Path("metrics/train") / f"{cid}.json", metrics)
+    write_csv(Path("plots/train") / f"{cid}.csv", learning_curves(result.history))
     checkpoints.clear()
     test = metrics["test_acc"]
-    print(f"{args.id}: test accuracy {test['mean']:.2f} +- {test['se']} % "
+    print(f"{cid}: test accuracy {test['mean']:.2f} +- {test['se']} % "
           f"({result.seconds:.1f} s on {result.device})")
+    return cid
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "train")

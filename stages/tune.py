@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from activation_study.common.atomic import atomic_path, write_json
+from activation_study.common.configs import parse_config_id
 from activation_study.common.param_reader import (
     get,
     group,
@@ -34,7 +35,7 @@ from activation_study.common.param_reader import (
     train_settings,
 )
 from activation_study.common.seed_stats import seed_scalars
-from activation_study.common.stage_entry import network_arguments, run
+from activation_study.common.stage_entry import config_argument, run
 from activation_study.training.lr_search import COLUMNS, SearchSettings, batched_scorer, search
 
 SPLIT_ROOT = Path("data/split")  # the split stage's output, a folder per dataset
@@ -49,16 +50,17 @@ def write_outputs(config: str, lr: float, table: pd.DataFrame, metrics: dict) ->
     write_json(Path("metrics/tune") / f"{config}.json", metrics)
 
 
-def main() -> None:
-    args = network_arguments(__doc__)
+def main() -> str:
+    cid = config_argument(__doc__)
+    network = parse_config_id(cid)
     params = load_params()
-    fixed = learning_rate(params, args.activation)
+    fixed = learning_rate(params, network["activation"])
     if fixed is not None:
-        write_outputs(args.id, fixed, pd.DataFrame(columns=list(COLUMNS)), {
-            "config": args.id, "mode": "fixed", "lr": fixed, "rounds": None, "epochs": None,
+        write_outputs(cid, fixed, pd.DataFrame(columns=list(COLUMNS)), {
+            "config": cid, "mode": "fixed", "lr": fixed, "rounds": None, "epochs": None,
             "candidates": 0, "validation_acc": None, "search": []})
-        print(f"{args.id}: fixed learning rate {fixed:g} (train.lr.{args.activation})")
-        return
+        print(f"{cid}: fixed learning rate {fixed:g} (train.lr.{network['activation']})")
+        return cid
 
     # torch loads here: with a fixed rate this stage stays torch-free (about 1 s less)
     from activation_study.network.model import resolve_device, use_cpu_threads
@@ -69,9 +71,9 @@ def main() -> None:
     settings = SearchSettings(**group(params, "tune"))
     train = train_settings(params)
     use_cpu_threads(train["cpu_threads"])
-    spec, split = network_and_split(vars(args), params, SPLIT_ROOT)
+    spec, split = network_and_split(network, params, SPLIT_ROOT)
     checkpoints = stage_checkpoints(
-        "tune", args.id, {"spec": spec.to_dict(), "search": asdict(settings),
+        "tune", cid, {"spec": spec.to_dict(), "search": asdict(settings),
                           "batch_size": train["batch_size"], "lr_decay": train["lr_decay"],
                           "device": str(resolve_device(train["device"])),
                           "cpu_threads": train["cpu_threads"], "compile": train["compile"],
@@ -86,15 +88,16 @@ def main() -> None:
     chosen = seed_scalars(result.table.loc[result.table["lr"] == result.lr,
                                            "best_validation_acc"])
     candidates = int(result.table["lr"].nunique())
-    write_outputs(args.id, result.lr, result.table, {
-        "config": args.id, "mode": "auto", "lr": result.lr, "rounds": settings.rounds,
+    write_outputs(cid, result.lr, result.table, {
+        "config": cid, "mode": "auto", "lr": result.lr, "rounds": settings.rounds,
         "epochs": settings.epochs, "candidates": candidates, "validation_acc": chosen,
         "search": result.by_rate(),
         "numerics": stage_fingerprint(params, resolve_device(train["device"]))})
     checkpoints.clear()
-    print(f"{args.id}: searched {candidates} rates, chose {result.lr:g} (validation accuracy "
+    print(f"{cid}: searched {candidates} rates, chose {result.lr:g} (validation accuracy "
           f"{chosen['mean']:.2f} % after at most {settings.epochs} epochs)")
+    return cid
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "tune")

@@ -37,21 +37,22 @@ def test_a_failed_stage_logs_nothing(tmp_path):
     assert not (tmp_path / "logs").exists()
 
 
-@pytest.mark.parametrize(("kind", "argv", "name", "stage"), [
-    ("train", ["--dataset", "digits", "--activation", "relu", "--depth", "2", "--width", "8",
-               "--batchnorm", "false"], "digits-relu-d2-w8-bnfalse", "train@digits-relu-2-8-False"),
-    ("classify_layers", ["--config", "digits-relu-d2-w8-bntrue"], "digits-relu-d2-w8-bntrue",
+@pytest.mark.parametrize(("kind", "item", "name", "stage"), [
+    ("train", "digits-relu-d2-w8-bnfalse", "digits-relu-d2-w8-bnfalse",
+     "train@digits-relu-2-8-False"),
+    ("classify_layers", "digits-relu-d2-w8-bntrue", "digits-relu-d2-w8-bntrue",
      "classify_layers@digits-relu-2-8-True"),
-    ("plot_activations", ["--config", "digits-relu-d2-w8-bntrue"], "digits-relu-d2-w8-bntrue",
+    ("plot_activations", "digits-relu-d2-w8-bntrue", "digits-relu-d2-w8-bntrue",
      "plot_activations@digits-relu-d2-w8-bntrue"),
-    ("download", ["--dataset", "digits"], "digits", "download@digits"),
+    ("download", "digits", "digits", "download@digits"),
+    ("summarize", None, "summarize", "summarize"),
 ])
-def test_logs_are_named_by_configuration_id_and_dvc_stage(tmp_path, monkeypatch, kind, argv,
+def test_logs_are_named_by_configuration_id_and_dvc_stage(tmp_path, monkeypatch, kind, item,
                                                           name, stage):
-    """Per-configuration stages log under the id, whichever way their command line names it."""
+    """A stage logs under the item its main returned: a configuration id (named by its DVC
+    stage), a dataset, or nothing for a stage that runs once."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(common, "stage_kind", lambda: kind)
-    path = common.log_timing(1.5, argv)
+    path = common.log_timing(kind, item, 1.5)
     assert path == Path("logs/timing") / kind / f"{name}.json"
     log = json.loads(path.read_text())
     assert log["stage"] == stage and log["seconds"] == 1.5
@@ -60,8 +61,7 @@ def test_logs_are_named_by_configuration_id_and_dvc_stage(tmp_path, monkeypatch,
 @pytest.mark.parametrize(("stage", "argv", "argument"), [
     ("compute_metrics", ["--config", "../../x"], "--config '../../x'"),
     ("compute_metrics", ["--config", "digits-relu-d9-w8-bnfalse"], "--config"),
-    ("train", ["--dataset", "digits", "--activation", "relu", "--depth", "9", "--width", "8",
-               "--batchnorm", "false"], "--dataset/--activation/--depth/--width/--batchnorm"),
+    ("train", ["--config", "digits-relu-d9-w8-bnfalse"], "--config"),
 ])
 def test_a_configuration_outside_the_grid_exits_2(tmp_path, stage, argv, argument):
     """A stage's configuration must be one of params.yaml's grid: one line naming both."""
@@ -80,8 +80,8 @@ def test_tune_with_a_fixed_rate_does_not_import_torch(tmp_path):
     params = yaml.safe_load(TINY_PARAMS.read_text())
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "stages.tune", "--dataset", "digits",
-         "--activation", "relu", "--depth", "1", "--width", "8", "--batchnorm", "false"],
+        [sys.executable, "-X", "importtime", "-m", "stages.tune", "--config",
+         "digits-relu-d1-w8-bnfalse"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
         text=True)
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,6 @@ import yaml
 from activation_study.common.configs import (
     FIELDS,
     ID_MATRIX_STAGES,
-    command_line_id,
     config_id,
     grid_configs,
     parse_config_id,
@@ -46,15 +45,6 @@ def test_grid_configs_in_matrix_order():
 def test_parse_rejects_other_spellings(bad):
     with pytest.raises(ValueError, match="not a configuration id"):
         parse_config_id(bad)
-
-
-def test_command_line_names_the_configuration():
-    flags = ["--dataset", "mnist5k", "--activation", "relu", "--depth", "4", "--width", "200",
-             "--batchnorm", "false"]
-    assert command_line_id(flags) == "mnist5k-relu-d4-w200-bnfalse"
-    assert command_line_id(["--config", "digits-elu-d2-w8-bntrue"]) == "digits-elu-d2-w8-bntrue"
-    assert command_line_id(["--dataset", "digits"]) is None
-    assert command_line_id([]) is None
 
 
 def test_spellings_agree_with_dvc_yaml():

@@ -146,8 +146,7 @@ def test_an_unpinned_process_cannot_claim_portable():
 # --- Proof on one machine ------------------------------------------------------------------
 
 CONFIG = "digits-relu-d2-w8-bntrue"
-STAGES = (("train", ["--dataset", "digits", "--activation", "relu", "--depth", "2",
-                     "--width", "8", "--batchnorm", "true"]),
+STAGES = (("train", ["--config", CONFIG]),
           ("extract_activations", ["--config", CONFIG]),
           ("compute_metrics", ["--config", CONFIG]))
 OUTPUTS = (f"metrics/train/{CONFIG}.json", f"data/train/{CONFIG}/models.pt",

@@ -22,9 +22,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_PARAMS = Path(__file__).with_name("tiny_params.yaml")
-NETWORK = ["--dataset", "digits", "--activation", "relu", "--depth", "3", "--width", "128",
-           "--batchnorm", "true"]
 CONFIG = "digits-relu-d3-w128-bntrue"
+NETWORK = ["--config", CONFIG]
 
 pytestmark = pytest.mark.e2e
 

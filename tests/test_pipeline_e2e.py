@@ -209,8 +209,8 @@ def test_batch_larger_than_training_set_is_refused_before_training(project):
     params = read_params(project)
     params["train"]["batch_size"] = 5000
     write_params(project, params)
-    proc = sh("python", "-m", "stages.train", "--dataset", "digits", "--activation", "relu",
-              "--depth", "1", "--width", "8", "--batchnorm", "false", cwd=project, check=False)
+    proc = sh("python", "-m", "stages.train", "--config", "digits-relu-d1-w8-bnfalse",
+              cwd=project, check=False)
     assert proc.returncode == 2
     assert "train.batch_size" in proc.stderr and "training samples" in proc.stderr
 

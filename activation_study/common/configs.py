@@ -51,18 +51,6 @@ def stage_address(kind: str, cid: str) -> str:
     return name if kind in ID_MATRIX_STAGES else f"pipelines/{kind}/dvc.yaml:{name}"
 
 
-def command_line_id(argv: list[str]) -> str | None:
-    """The id of the configuration a stage's command line names, None if it names none."""
-    values = dict(zip(argv[::2], argv[1::2], strict=False))
-    if "--config" in values:
-        return parse_config_id(values["--config"])["id"]
-    flags = [f"--{field}" for field in FIELDS]
-    if not all(flag in values for flag in flags):
-        return None
-    dataset, activation, depth, width, batchnorm = (values[flag] for flag in flags)
-    return config_id(dataset, activation, int(depth), int(width), batchnorm == "true")
-
-
 def grid_configs(grid: dict[str, list]) -> list[dict[str, Any]]:
     """Every configuration of the grid, in dvc.yaml's matrix order: dicts with the keys of
     ``FIELDS`` and ``id``."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from activation_study.common.atomic import write_json
-from activation_study.common.configs import command_line_id, config_id, grid_configs, stage_name
+from activation_study.common.configs import ID_PATTERN, grid_configs, stage_name
 from activation_study.common.errors import ERRORS, ParamError
 from activation_study.common.param_reader import grid, load_params, plotted_configs
 from activation_study.numerics import machine_details
@@ -20,23 +20,16 @@ from activation_study.numerics import machine_details
 TIMING_DIR = Path("logs/timing")
 
 
-def stage_kind() -> str:
-    """The running stage module's name (``train`` for ``python -m stages.train``)."""
-    spec = getattr(sys.modules["__main__"], "__spec__", None)
-    return (spec.name if spec else Path(sys.argv[0]).stem).rsplit(".", 1)[-1]
-
-
-def log_timing(seconds: float, argv: list[str]) -> Path:
-    """Write the wall time of this run under its DVC stage's name: the configuration id for a
-    per-configuration stage, else the command line's values (``download@digits``); with the
+def log_timing(kind: str, item: str | None, seconds: float) -> Path:
+    """Write the wall time of a run of stage kind ``kind`` on matrix item ``item`` (a
+    configuration id, a dataset's name, None for a stage that runs once) under its DVC stage's
+    name, ``train@mnist5k-relu-2-200-False``, ``download@digits`` or ``summarize``; with the
     machine it ran on (CPU model and vendor), which tracked outputs never record."""
-    kind = stage_kind()
-    cid = command_line_id(argv)
-    if cid:
-        name, stage = cid, stage_name(kind, cid)
+    if item is None:
+        name, stage = kind, kind
     else:
-        item = "-".join(a for a in argv if not a.startswith("--"))
-        name, stage = (item, f"{kind}@{item}") if item else (kind, kind)
+        name = item
+        stage = stage_name(kind, item) if ID_PATTERN.fullmatch(item) else f"{kind}@{item}"
     path = TIMING_DIR / kind / f"{name}.json"
     write_json(path, {"stage": stage,
                       "seconds": round(seconds, 2),
@@ -45,17 +38,18 @@ def log_timing(seconds: float, argv: list[str]) -> Path:
     return path
 
 
-def run(main: Callable[[], None]) -> None:
-    """Run a stage's ``main``, log its wall time, and leave the heap to the process's end:
-    ``gc.freeze`` spares the interpreter's last collections a walk over the objects torch
+def run(main: Callable[[], str | None], kind: str) -> None:
+    """Run the ``main`` of stage kind ``kind``, which returns the matrix item it processed
+    (None for a stage that runs once), log its wall time, and leave the heap to the process's
+    end: ``gc.freeze`` spares the interpreter's last collections a walk over the objects torch
     made (0.6 s of every stage's exit on this machine; benchmarks/README.md)."""
     start = time.perf_counter()
     try:
-        main()
+        item = main()
     except ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    log_timing(time.perf_counter() - start, sys.argv[1:])
+    log_timing(kind, item, time.perf_counter() - start)
     gc.freeze()
 
 
@@ -82,21 +76,3 @@ def config_argument(description: str | None, plotted: bool = False) -> str:
     parser.add_argument("--config", required=True,
                         help="configuration id, e.g. mnist5k-relu-d4-w200-bnfalse")
     return require_grid_config(parser.parse_args().config, "--config", plotted)
-
-
-def network_arguments(description: str | None) -> argparse.Namespace:
-    """The configuration of a train or tune stage: ``--dataset --activation --depth --width
-    --batchnorm``, a configuration of params.yaml's grid; adds ``id``, the configuration id,
-    and makes ``batchnorm`` a bool."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--activation", required=True)
-    parser.add_argument("--depth", type=int, required=True)
-    parser.add_argument("--width", type=int, required=True)
-    parser.add_argument("--batchnorm", choices=("true", "false"), required=True)
-    args = parser.parse_args()
-    args.batchnorm = args.batchnorm == "true"
-    args.id = require_grid_config(
-        config_id(args.dataset, args.activation, args.depth, args.width, args.batchnorm),
-        "--dataset/--activation/--depth/--width/--batchnorm")
-    return args

@@ -163,6 +163,7 @@ BLAST_RADIUS: dict[str, frozenset[str]] = {
     # the results: the summary stages only; compare is a command of its own, no stage's
     "activation_study/results/headline.py": kinds("summarize plot plot_classifiers report"),
     "activation_study/results/tables.py": kinds("summarize plot plot_classifiers report"),
+    "activation_study/results/study_tables.py": kinds("summarize"),
     "activation_study/results/compare.py": NOTHING,
     "activation_study/results/numerics.py": kinds("report"),  # compare's too, a command
     "activation_study/results/report/common.py": kinds("report"),

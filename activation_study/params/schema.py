@@ -45,7 +45,6 @@ class InvalidParams(ValueError):
     """params.yaml breaks the schema: one line per problem."""
 
 
-
 SOURCE = "params.yaml"
 ACTIVATIONS = catalogue()  # name -> shape parameter: the files of activation_study/activations/
 # training samples before the split: the official training set, or the whole shipped set

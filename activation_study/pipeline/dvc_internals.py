@@ -144,12 +144,18 @@ def resolve_rev(root: Path | str, rev: str) -> str:
         return dvc_resolve_rev(repo.scm, rev)
 
 
-def dvc_errors() -> tuple[type[Exception], ...]:
-    """DVC's base exception and its unknown-revision error, for ``except``."""
+def dvc_exception() -> type[Exception]:
+    """DVC's base exception, for ``except`` (imported when needed: DVC loads slowly)."""
     from dvc.exceptions import DvcException
+
+    return DvcException
+
+
+def rev_error() -> type[Exception]:
+    """DVC's unknown-revision error (a ``dvc_exception``), for ``except``."""
     from dvc.scm import RevError
 
-    return DvcException, RevError
+    return RevError
 
 
 # --- lock files -------------------------------------------------------------------------------

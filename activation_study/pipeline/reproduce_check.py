@@ -118,7 +118,7 @@ def resolve_rev(repo: Path, rev: str) -> str:
         return proc.stdout.strip()
     try:
         return dvc_internals.resolve_rev(repo, rev)
-    except dvc_internals.dvc_errors():
+    except dvc_internals.dvc_exception():
         raise CheckError(f"--rev {rev}: not a commit of {repo} (expected a git revision, "
                          "branch, tag or DVC experiment name)") from None
 
@@ -151,7 +151,7 @@ def address(target: str, kinds: dict[str, str], root: Path) -> str:
 def check_targets(root: Path, targets: Iterable[str]) -> list[str]:
     """The targets as DVC addresses, each checked with DVC's own collection (CheckError for a
     target that names no stage), before any stage runs."""
-    dvc_exception = dvc_internals.dvc_errors()[0]
+    dvc_exception = dvc_internals.dvc_exception()
     targets = list(targets)
     kinds = kind_files(root)
     addressed = [address(target, kinds, root) for target in targets]

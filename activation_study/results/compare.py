@@ -263,13 +263,11 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = parse_args(argv)
-    from activation_study.pipeline.dvc_internals import dvc_errors
-
-    rev_error = dvc_errors()[1]
+    from activation_study.pipeline.dvc_internals import rev_error
     try:
         (fs_a, label_a), (fs_b, label_b) = open_side(args.repo, args.a), open_side(args.repo,
                                                                                    args.b)
-    except rev_error as exc:
+    except rev_error() as exc:
         print(f"error: {exc}: expected a git revision, branch, tag or DVC experiment name",
               file=sys.stderr)
         return 2
